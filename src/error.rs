@@ -1,0 +1,38 @@
+//! The one error type of the crate. Every fallible path returns it; the wasm layer turns it into a JS
+//! `Error` whose `name` is [`Error::kind`], so callers can branch on the kind without parsing text.
+
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum Error {
+    /// The manifest is not valid JSON, has the wrong format/version, or names impossible settings.
+    #[error("invalid bundle manifest: {0}")]
+    Manifest(String),
+    /// A bundle file's bytes do not match the sha256 the manifest records.
+    #[error("bundle file '{file}' failed its checksum: expected sha256 {expected}, got {actual}")]
+    Checksum { file: String, expected: String, actual: String },
+    /// The tokenizer file could not be parsed or used.
+    #[error("tokenizer error: {0}")]
+    Tokenizer(String),
+    /// The ONNX model could not be loaded, optimised or run.
+    #[error("model error: {0}")]
+    Model(String),
+    /// Caller input that cannot be served (empty id, mismatched lengths, k = 0...).
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+}
+
+impl Error {
+    /// A stable, machine-readable name for the error's kind (used as the JS `Error.name`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Manifest(_) => "ManifestError",
+            Error::Checksum { .. } => "ChecksumError",
+            Error::Tokenizer(_) => "TokenizerError",
+            Error::Model(_) => "ModelError",
+            Error::InvalidInput(_) => "InvalidInputError",
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,16 @@
+//! colbert-wasm: ColBERT late-interaction retrieval, platform-neutral core plus a thin wasm layer.
+//!
+//! `model` turns text into per-token vectors, `index` keeps them, `score` ranks them with MaxSim and
+//! `retriever` ties the three together. Only `wasm` knows about JavaScript.
+
+pub mod error;
+pub mod index;
+pub mod model;
+pub mod retriever;
+pub mod score;
+
+#[cfg(target_arch = "wasm32")]
+mod wasm;
+
+pub use error::{Error, Result};
+pub use retriever::{Hit, Retriever};

@@ -1,0 +1,12 @@
+//! How does text become per-token vectors? A bundle (manifest + ONNX graph + tokenizer) is verified,
+//! the tokenizer applies the model's ColBERT conventions, and the tract encoder runs the graph.
+
+mod bundle;
+mod encoder;
+mod manifest;
+mod tokenize;
+
+pub use bundle::Bundle;
+pub use encoder::{Encoder, TokenVectors};
+pub use manifest::{FileEntry, Manifest, Marker, BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION};
+pub use tokenize::{ColbertTokenizer, Encoding, TextKind};

@@ -1,0 +1,47 @@
+//! Shared helpers for the native tests: where the default bundle lives and how to read it.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use colbert_wasm::Retriever;
+
+/// The default bundle built by `scripts/build-model.sh`; override with COLBERT_BUNDLE_DIR.
+pub fn bundle_dir() -> PathBuf {
+    let dir = std::env::var("COLBERT_BUNDLE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/default"));
+    assert!(
+        dir.join("manifest.json").exists(),
+        "no model bundle at {} (run `bash scripts/build-model.sh` or `npm test`)",
+        dir.display()
+    );
+    dir
+}
+
+pub struct BundleFiles {
+    pub manifest: Vec<u8>,
+    pub model: Vec<u8>,
+    pub tokenizer: Vec<u8>,
+}
+
+pub fn read_bundle() -> BundleFiles {
+    let dir = bundle_dir();
+    let read = |name: &str| std::fs::read(dir.join(name)).unwrap();
+    BundleFiles {
+        manifest: read("manifest.json"),
+        model: read("model.onnx"),
+        tokenizer: read("tokenizer.json"),
+    }
+}
+
+pub fn load_default() -> Retriever {
+    let b = read_bundle();
+    Retriever::from_bytes(&b.manifest, b.model, b.tokenizer).expect("default bundle loads")
+}
+
+pub fn fixture(name: &str) -> serde_json::Value {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
