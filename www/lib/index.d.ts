@@ -1,0 +1,39 @@
+/** Bytes of a model bundle's three files. `manifest` may also be the JSON text. */
+export interface BundleBytes {
+  manifest: Uint8Array | string;
+  model: Uint8Array;
+  tokenizer: Uint8Array;
+}
+
+export interface Document {
+  /** Your id for the document; adding the same id again replaces it. */
+  id: string;
+  text: string;
+}
+
+export interface Hit {
+  id: string;
+  /** MaxSim score: the sum over query tokens of the best cosine with any document token. */
+  score: number;
+}
+
+/**
+ * Errors thrown carry a `name` saying their kind: "ManifestError", "ChecksumError",
+ * "TokenizerError", "ModelError" or "InvalidInputError".
+ */
+export class Retriever {
+  private constructor();
+  /** Loads a bundle folder (manifest.json + the files it names) from a URL or, in Node, a path. */
+  static load(bundleUrl: string | URL): Promise<Retriever>;
+  /** Loads a bundle from bytes; checksums are verified against the manifest. */
+  static fromBytes(bundle: BundleBytes): Promise<Retriever>;
+  /** Adds or replaces documents. All-or-nothing: on error, nothing is added. */
+  add(docs: Document[]): Promise<void>;
+  /** The `k` (default 10) best documents, best first. A blank query returns []. */
+  search(query: string, k?: number): Promise<Hit[]>;
+  readonly size: number;
+  readonly tokenCount: number;
+  readonly backend: "scalar" | "simd" | "webgpu";
+  readonly modelSha256: string;
+  free(): void;
+}
