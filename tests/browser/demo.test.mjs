@@ -1,0 +1,51 @@
+// The demo page in headless Chromium: load the model, paste notes, search, read the ranked results.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import { startServer } from "../../scripts/serve.mjs";
+import { launchChromium } from "./browser.mjs";
+import { repoRoot } from "../node/helpers.mjs";
+
+let server;
+let browser;
+before(async () => {
+  server = await startServer(0);
+  browser = await launchChromium();
+});
+after(async () => {
+  await browser?.close();
+  server?.close();
+});
+
+const NOTES = [
+  "Sourdough starter: feed it flour and water every day, keep it at room temperature.",
+  "Bike maintenance: replace the chain when it stretches, oil it every month.",
+  "Taxes: the quarterly return is due before the end of April.",
+  "Garden: tomato seedlings go outside after the last frost in May.",
+];
+
+test("a pasted note is found by a search on the demo page", async () => {
+  const page = await browser.newPage();
+  const pageErrors = [];
+  page.on("pageerror", (err) => pageErrors.push(err));
+  await page.goto(`http://127.0.0.1:${server.address().port}/`);
+  await page.waitForSelector("body[data-ready=true]", { timeout: 120_000 });
+
+  for (const note of NOTES) {
+    await page.fill("#note-text", note);
+    await page.click("#add-note");
+    await page.waitForFunction((n) => document.querySelectorAll("#notes li").length === n, NOTES.indexOf(note) + 1);
+  }
+  await page.fill("#query", "when should I plant tomatoes outdoors?");
+  await page.waitForFunction(() => document.querySelectorAll("#results li").length === 4);
+  const results = await page.$$eval("#results li", (lis) => lis.map((li) => li.textContent));
+  assert.match(results[0], /tomato seedlings/);
+
+  await page.fill("#query", "when is my tax return due");
+  await page.waitForFunction(() => /quarterly return/.test(document.querySelector("#results li")?.textContent ?? ""));
+
+  mkdirSync(`${repoRoot}test-results`, { recursive: true });
+  await page.screenshot({ path: `${repoRoot}test-results/demo.png`, fullPage: true });
+  assert.equal(await page.$eval("#status", (el) => el.classList.contains("error")), false);
+  assert.deepEqual(pageErrors, []);
+});
