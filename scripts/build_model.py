@@ -49,7 +49,7 @@ class GraphBuilder:
 
     def op(self, op_type, inputs, hint=None, **attrs):
         out = self.fresh(hint or op_type.lower())
-        self.nodes.append(helper.make_node(op_type, inputs, [out], **attrs))
+        self.nodes.append(helper.make_node(op_type, inputs, [out], name=out, **attrs))
         return out
 
     def linear(self, x, weight, bias, hint):
@@ -139,10 +139,25 @@ def build_fp32_graph(w):
 
 
 def quantize_per_channel(fp32_path, int8_path):
-    # Per-channel matters: per-tensor int8 drops token cosine to ~0.57 on this model.
+    """int8 weights per output channel, activations per tensor at run time (onnxruntime's dynamic quantiser).
+
+    Per-channel matters: per-tensor int8 drops token cosine to ~0.57 on this model. The FFN output
+    matmuls (1536 -> 384) stay fp32: GELU outputs have outliers a per-tensor activation scale cannot
+    cover; keeping them lifts mean token cosine to fp32 from 0.989 to 0.993. The word embeddings
+    (Gather) are quantised too, which shrinks the file from 90 MB (fp32) to 34 MB.
+    """
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(fp32_path, int8_path, per_channel=True, weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"])
+    graph = onnx.load(fp32_path).graph
+    keep_fp32 = [n.name for n in graph.node if n.op_type == "MatMul" and n.name.startswith("ffn_out")]
+    quantize_dynamic(
+        fp32_path,
+        int8_path,
+        per_channel=True,
+        weight_type=QuantType.QInt8,
+        op_types_to_quantize=["MatMul", "Gather"],
+        nodes_to_exclude=keep_fp32,
+    )
 
 
 def sha256_of(path):

@@ -56,6 +56,12 @@ impl Retriever {
         serde_wasm_bindgen::to_value(&hits).map_err(|e| into_error(Error::InvalidInput(e.to_string())))
     }
 
+    /// The tokenizer's ids for `text`, without special tokens or ColBERT markers.
+    #[wasm_bindgen(js_name = tokenIds)]
+    pub fn token_ids(&self, text: &str) -> Result<Vec<u32>, JsValue> {
+        self.inner.tokenizer().raw_ids(text).map_err(into_error)
+    }
+
     /// Number of stored documents.
     #[wasm_bindgen(getter)]
     pub fn size(&self) -> usize {

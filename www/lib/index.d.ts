@@ -31,6 +31,8 @@ export class Retriever {
   add(docs: Document[]): Promise<void>;
   /** The `k` (default 10) best documents, best first. A blank query returns []. */
   search(query: string, k?: number): Promise<Hit[]>;
+  /** The tokenizer's ids for `text` (no special tokens): e.g. to count tokens. */
+  tokenize(text: string): Uint32Array;
   readonly size: number;
   readonly tokenCount: number;
   readonly backend: "scalar" | "simd" | "webgpu";

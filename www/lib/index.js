@@ -80,6 +80,11 @@ export class Retriever {
     return this.#inner.search(String(query), k);
   }
 
+  /** The tokenizer's ids for `text` (no special tokens): e.g. to count tokens. */
+  tokenize(text) {
+    return this.#inner.tokenIds(String(text));
+  }
+
   /** Number of stored documents. */
   get size() {
     return this.#inner.size;
