@@ -10,7 +10,11 @@ pub enum Error {
     Manifest(String),
     /// A bundle file's bytes do not match the sha256 the manifest records.
     #[error("bundle file '{file}' failed its checksum: expected sha256 {expected}, got {actual}")]
-    Checksum { file: String, expected: String, actual: String },
+    Checksum {
+        file: String,
+        expected: String,
+        actual: String,
+    },
     /// The tokenizer file could not be parsed or used.
     #[error("tokenizer error: {0}")]
     Tokenizer(String),

@@ -1,15 +1,23 @@
 //! What does a caller do? Load a bundle, add documents by id, search with a query. Everything the wasm
 //! layer exposes is here, in plain Rust, so it is tested natively.
 
+use std::collections::HashSet;
+use std::ops::Range;
+
 use crate::error::{Error, Result};
-use crate::index::TokenStore;
+use crate::index::{utf16_len, StoredPassage, TokenStore};
 use crate::model::{Bundle, ColbertTokenizer, Encoder, TextKind, TokenVectors};
 use crate::score::{top_k, MaxSim, ScalarMaxSim};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Hit {
     pub id: String,
+    /// MaxSim score of the document's best passage.
     pub score: f32,
+    /// That passage's byte range in the document's text.
+    pub passage: Range<usize>,
+    /// The same range in UTF-16 code units (JavaScript string indices).
+    pub passage_utf16: Range<usize>,
 }
 
 pub struct Retriever {
@@ -32,7 +40,11 @@ impl Retriever {
     }
 
     /// Verifies and loads a bundle from its three files' bytes.
-    pub fn from_bytes(manifest_json: &[u8], model: Vec<u8>, tokenizer: Vec<u8>) -> Result<Retriever> {
+    pub fn from_bytes(
+        manifest_json: &[u8],
+        model: Vec<u8>,
+        tokenizer: Vec<u8>,
+    ) -> Result<Retriever> {
         Retriever::from_bundle(Bundle::from_parts(manifest_json, model, tokenizer)?)
     }
 
@@ -48,43 +60,108 @@ impl Retriever {
         self.scorer.name()
     }
 
+    /// Vectors of a query, or of a document's first passage.
     pub fn encode(&self, text: &str, kind: TextKind) -> Result<TokenVectors> {
         self.encoder.encode(&self.tokenizer.encode(text, kind)?)
     }
 
-    /// Encodes and stores documents. All-or-nothing: if any document fails, none is stored.
+    /// Encodes and stores documents; a long one is split into overlapping passages. All-or-nothing:
+    /// if any document fails, none is stored.
     pub fn add_documents<S: AsRef<str>>(&mut self, docs: &[(S, S)]) -> Result<()> {
-        let mut encoded = Vec::with_capacity(docs.len());
-        for (id, text) in docs {
+        let mut seen = HashSet::new();
+        for (id, _) in docs {
             let id = id.as_ref();
             if id.is_empty() {
                 return Err(Error::InvalidInput("document id is empty".into()));
             }
-            encoded.push((id.to_owned(), self.encode(text.as_ref(), TextKind::Document)?));
+            if !seen.insert(id) {
+                return Err(Error::InvalidInput(format!(
+                    "document id '{id}' appears twice in one batch"
+                )));
+            }
         }
-        for (id, vectors) in encoded {
-            self.store.upsert(id, vectors);
+        let mut encoded = Vec::with_capacity(docs.len());
+        for (id, text) in docs {
+            encoded.push((
+                id.as_ref(),
+                self.encode_passages(id.as_ref(), text.as_ref())?,
+            ));
+        }
+        for (id, passages) in encoded {
+            self.store.upsert(id, passages);
         }
         Ok(())
     }
 
-    /// The `k` best documents for `query`, best first. A blank query matches nothing.
+    fn encode_passages(&self, id: &str, text: &str) -> Result<Vec<StoredPassage>> {
+        self.tokenizer
+            .document_passages(text)?
+            .into_iter()
+            .map(|(encoding, range)| {
+                let range_utf16 = utf16_len(&text[..range.start])..utf16_len(&text[..range.end]);
+                let vectors = self.encoder.encode(&encoding)?;
+                Ok(StoredPassage {
+                    doc_id: id.to_owned(),
+                    range,
+                    range_utf16,
+                    vectors,
+                })
+            })
+            .collect()
+    }
+
+    /// The `k` best documents for `query`, best first, each with its best passage. A blank query
+    /// matches nothing.
     pub fn search(&self, query: &str, k: usize) -> Result<Vec<Hit>> {
         if query.trim().is_empty() || k == 0 {
             return Ok(Vec::new());
         }
         let query = self.encode(query, TextKind::Query)?;
         let scores = self.scorer.score_all(&query, &self.store);
-        let docs = self.store.docs();
-        Ok(top_k(&scores, k).into_iter().map(|(slot, score)| Hit { id: docs[slot].id.clone(), score }).collect())
+        Ok(self.best_passage_per_document(&scores, k))
     }
 
+    /// A document scores as its best passage; passages of one document are contiguous in the store.
+    fn best_passage_per_document(&self, scores: &[f32], k: usize) -> Vec<Hit> {
+        let passages = self.store.passages();
+        let mut doc_scores = Vec::new();
+        let mut best_slot = Vec::new();
+        for (slot, passage) in passages.iter().enumerate() {
+            let same_doc = slot > 0 && passages[slot - 1].doc_id == passage.doc_id;
+            if !same_doc {
+                doc_scores.push(scores[slot]);
+                best_slot.push(slot);
+            } else if scores[slot] > *doc_scores.last().unwrap_or(&f32::NEG_INFINITY) {
+                *doc_scores.last_mut().expect("pushed above") = scores[slot];
+                *best_slot.last_mut().expect("pushed above") = slot;
+            }
+        }
+        top_k(&doc_scores, k)
+            .into_iter()
+            .map(|(doc, score)| {
+                let p = &passages[best_slot[doc]];
+                Hit {
+                    id: p.doc_id.clone(),
+                    score,
+                    passage: p.range.clone(),
+                    passage_utf16: p.range_utf16.clone(),
+                }
+            })
+            .collect()
+    }
+
+    /// Number of stored documents.
     pub fn len(&self) -> usize {
         self.store.len()
     }
 
     pub fn is_empty(&self) -> bool {
         self.store.is_empty()
+    }
+
+    /// Number of stored passages (a long document has several).
+    pub fn passage_count(&self) -> usize {
+        self.store.passages().len()
     }
 
     pub fn token_count(&self) -> usize {

@@ -22,6 +22,14 @@ fn into_error(err: Error) -> JsValue {
 struct JsHit<'a> {
     id: &'a str,
     score: f32,
+    /// The best passage as a JS string range: `text.slice(start, end)`.
+    passage: JsRange,
+}
+
+#[derive(Serialize)]
+struct JsRange {
+    start: usize,
+    end: usize,
 }
 
 #[wasm_bindgen]
@@ -33,8 +41,13 @@ pub struct Retriever {
 impl Retriever {
     /// Verifies the bundle's files against the manifest's sha256 and loads the model.
     #[wasm_bindgen(js_name = fromBundle)]
-    pub fn from_bundle(manifest_json: &[u8], model: Vec<u8>, tokenizer: Vec<u8>) -> Result<Retriever, JsValue> {
-        let inner = crate::Retriever::from_bytes(manifest_json, model, tokenizer).map_err(into_error)?;
+    pub fn from_bundle(
+        manifest_json: &[u8],
+        model: Vec<u8>,
+        tokenizer: Vec<u8>,
+    ) -> Result<Retriever, JsValue> {
+        let inner =
+            crate::Retriever::from_bytes(manifest_json, model, tokenizer).map_err(into_error)?;
         Ok(Retriever { inner })
     }
 
@@ -49,11 +62,22 @@ impl Retriever {
         self.inner.add_documents(&docs).map_err(into_error)
     }
 
-    /// The `k` best documents for `query` as `[{ id, score }]`, best first.
+    /// The `k` best documents for `query` as `[{ id, score, passage: { start, end } }]`, best first.
     pub fn search(&self, query: &str, k: usize) -> Result<JsValue, JsValue> {
         let hits = self.inner.search(query, k).map_err(into_error)?;
-        let hits: Vec<JsHit> = hits.iter().map(|h| JsHit { id: &h.id, score: h.score }).collect();
-        serde_wasm_bindgen::to_value(&hits).map_err(|e| into_error(Error::InvalidInput(e.to_string())))
+        let hits: Vec<JsHit> = hits
+            .iter()
+            .map(|h| JsHit {
+                id: &h.id,
+                score: h.score,
+                passage: JsRange {
+                    start: h.passage_utf16.start,
+                    end: h.passage_utf16.end,
+                },
+            })
+            .collect();
+        serde_wasm_bindgen::to_value(&hits)
+            .map_err(|e| into_error(Error::InvalidInput(e.to_string())))
     }
 
     /// The tokenizer's ids for `text`, without special tokens or ColBERT markers.
@@ -66,6 +90,12 @@ impl Retriever {
     #[wasm_bindgen(getter)]
     pub fn size(&self) -> usize {
         self.inner.len()
+    }
+
+    /// Number of stored passages (long documents are split to fit the model).
+    #[wasm_bindgen(getter, js_name = passageCount)]
+    pub fn passage_count(&self) -> usize {
+        self.inner.passage_count()
     }
 
     /// Number of stored token vectors over all documents.

@@ -83,7 +83,12 @@ fn vectors_have_one_unit_row_per_kept_token() {
 /// Raw (unnormalised) vectors from `model` for fixed ids: isolates the encoder from the tokenizer.
 fn raw_vectors(encoder: &Encoder, ids: &[i64]) -> TokenVectors {
     let n = ids.len();
-    let encoding = Encoding { ids: ids.to_vec(), attention_mask: vec![1; n], keep: vec![true; n], offsets: vec![None; n] };
+    let encoding = Encoding {
+        ids: ids.to_vec(),
+        attention_mask: vec![1; n],
+        keep: vec![true; n],
+        offsets: vec![None; n],
+    };
     encoder.encode(&encoding).unwrap()
 }
 
@@ -105,8 +110,15 @@ struct ReferenceCase {
 fn reference_cases(name: &str, model: &[u8]) -> Vec<ReferenceCase> {
     use sha2::{Digest, Sha256};
     let reference = fixture(name);
-    let digest: String = Sha256::digest(model).iter().map(|b| format!("{b:02x}")).collect();
-    assert_eq!(reference["model_sha256"].as_str().unwrap(), digest, "{name} was made from another model");
+    let digest: String = Sha256::digest(model)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(
+        reference["model_sha256"].as_str().unwrap(),
+        digest,
+        "{name} was made from another model"
+    );
     let cases: Vec<ReferenceCase> = reference["cases"]
         .as_array()
         .unwrap()
@@ -122,17 +134,26 @@ fn reference_cases(name: &str, model: &[u8]) -> Vec<ReferenceCase> {
 
 #[test]
 fn fp32_vectors_match_onnxruntime_within_1e_4() {
-    let model = std::fs::read(common::bundle_dir().join("model.fp32.onnx")).expect("bundle keeps model.fp32.onnx");
+    let model = std::fs::read(common::bundle_dir().join("model.fp32.onnx"))
+        .expect("bundle keeps model.fp32.onnx");
     let encoder = encoder_for(&model);
     let mut worst = 0f32;
     for case in reference_cases("reference_vectors_fp32.json", &model) {
         let v = raw_vectors(&encoder, &case.ids);
         assert_eq!(v.n_tokens(), case.rows.len());
         for (i, row) in case.rows.iter().enumerate() {
-            worst = v.row(i).iter().zip(row).map(|(a, b)| (a - b).abs()).fold(worst, f32::max);
+            worst = v
+                .row(i)
+                .iter()
+                .zip(row)
+                .map(|(a, b)| (a - b).abs())
+                .fold(worst, f32::max);
         }
     }
-    assert!(worst < 1e-4, "max abs difference to onnxruntime fp32: {worst}");
+    assert!(
+        worst < 1e-4,
+        "max abs difference to onnxruntime fp32: {worst}"
+    );
 }
 
 #[test]
@@ -154,7 +175,10 @@ fn int8_vectors_track_fp32_and_onnxruntime_int8() {
     let (to_fp32, to_ort) = (to_fp32 / n as f32, to_ort / n as f32);
     assert!(to_fp32 >= 0.99, "mean token cosine int8 vs fp32: {to_fp32}");
     // Runtimes round int8 activations differently; the vectors must still agree closely.
-    assert!(to_ort >= 0.99 && worst_to_ort >= 0.95, "int8 vs onnxruntime int8: mean {to_ort}, worst {worst_to_ort}");
+    assert!(
+        to_ort >= 0.99 && worst_to_ort >= 0.95,
+        "int8 vs onnxruntime int8: mean {to_ort}, worst {worst_to_ort}"
+    );
 }
 
 #[test]
@@ -273,6 +297,63 @@ fn search_finds_the_matching_note_and_ignores_blank_queries() {
     assert!(hits[0].score > hits[1].score);
     assert!(r.search("   ", 3).unwrap().is_empty());
     assert_eq!(r.search("chain", 1).unwrap()[0].id, "bike");
+}
+
+#[test]
+fn long_note_is_split_and_a_fact_near_its_end_is_found_with_its_passage() {
+    let mut r = load_default();
+    let filler: Vec<String> = (0..40)
+        .map(|i| format!("Paragraph {i} of the meeting notes covers budgets, hiring and the roadmap for quarter {i}."))
+        .collect();
+    let fact = "The kayak needs a new rudder cable before the summer trip.";
+    let note = format!(
+        "{}\n\n{fact}\n\n{}",
+        filler.join("\n\n"),
+        filler[..3].join("\n\n")
+    );
+    r.add_documents(&[
+        ("long", note.as_str()),
+        ("other", "Kayak trips are fun in summer."),
+    ])
+    .unwrap();
+    assert!(r.passage_count() >= 4, "{} passages", r.passage_count());
+
+    let hit = &r.search("kayak rudder cable", 1).unwrap()[0];
+    assert_eq!(hit.id, "long");
+    let passage = &note[hit.passage.clone()];
+    assert!(passage.contains(fact), "best passage {passage:?}");
+    assert!(
+        hit.passage.start > 0,
+        "a later passage, not the note's start"
+    );
+}
+
+#[test]
+fn passages_fit_the_budget_and_cover_the_note() {
+    let tok = retriever().tokenizer();
+    let text = "Sentence number one is here. ".repeat(200);
+    let passages = tok.document_passages(&text).unwrap();
+    assert!(passages.len() > 1);
+    assert_eq!(passages[0].1.start, 0);
+    assert_eq!(passages.last().unwrap().1.end, text.trim_end().len());
+    for pair in passages.windows(2) {
+        assert!(pair[1].1.start < pair[0].1.end, "overlap");
+    }
+    assert!(passages.iter().all(|(enc, _)| enc.len() <= 256));
+    // Cuts fall on sentence ends: every passage but the first starts a sentence.
+    assert!(passages[1..]
+        .iter()
+        .all(|(_, range)| text[range.clone()].starts_with("Sentence")));
+}
+
+#[test]
+fn an_id_twice_in_one_batch_is_refused() {
+    let mut r = load_default();
+    let err = r
+        .add_documents(&[("a", "one"), ("a", "two")])
+        .err()
+        .unwrap();
+    assert!(matches!(err, Error::InvalidInput(_)), "{err}");
 }
 
 #[test]

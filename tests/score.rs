@@ -1,13 +1,17 @@
 //! MaxSim and top-k against a brute-force reference (full similarity matrix in f64, full sort).
 
-use colbert_wasm::index::TokenStore;
+use colbert_wasm::index::{whole_text_passage, TokenStore};
 use colbert_wasm::model::TokenVectors;
 use colbert_wasm::score::{maxsim, top_k, MaxSim, ScalarMaxSim};
 use proptest::prelude::*;
 
 fn vectors(dim: usize, data: Vec<f32>) -> TokenVectors {
     let n = data.len() / dim;
-    TokenVectors { dim, data, offsets: vec![None; n] }
+    TokenVectors {
+        dim,
+        data,
+        offsets: vec![None; n],
+    }
 }
 
 /// Reference: materialise every query-token x doc-token similarity, then max per query token.
@@ -18,11 +22,19 @@ fn brute_force(q: &TokenVectors, d: &TokenVectors) -> f64 {
     let sims: Vec<Vec<f64>> = (0..q.n_tokens())
         .map(|i| {
             (0..d.n_tokens())
-                .map(|j| q.row(i).iter().zip(d.row(j)).map(|(a, b)| f64::from(*a) * f64::from(*b)).sum())
+                .map(|j| {
+                    q.row(i)
+                        .iter()
+                        .zip(d.row(j))
+                        .map(|(a, b)| f64::from(*a) * f64::from(*b))
+                        .sum()
+                })
                 .collect()
         })
         .collect();
-    sims.iter().map(|row| row.iter().cloned().fold(f64::NEG_INFINITY, f64::max)).sum()
+    sims.iter()
+        .map(|row| row.iter().cloned().fold(f64::NEG_INFINITY, f64::max))
+        .sum()
 }
 
 fn token_matrix(dim: usize, max_tokens: usize) -> impl Strategy<Value = TokenVectors> {
@@ -43,7 +55,7 @@ proptest! {
     ) {
         let mut store = TokenStore::new();
         for (i, d) in docs.iter().enumerate() {
-            store.upsert(format!("d{i}"), d.clone());
+            store.upsert(&format!("d{i}"), vec![whole_text_passage(&format!("d{i}"), "", d.clone())]);
         }
         let scores = ScalarMaxSim.score_all(&q, &store);
         for (d, score) in docs.iter().zip(&scores) {
@@ -72,17 +84,27 @@ fn empty_document_scores_zero_and_single_token_document_is_its_dot_product() {
 
 #[test]
 fn nan_scores_rank_last() {
-    assert_eq!(top_k(&[f32::NAN, 1.0, 2.0], 3).iter().map(|h| h.0).collect::<Vec<_>>(), vec![2, 1, 0]);
+    assert_eq!(
+        top_k(&[f32::NAN, 1.0, 2.0], 3)
+            .iter()
+            .map(|h| h.0)
+            .collect::<Vec<_>>(),
+        vec![2, 1, 0]
+    );
 }
 
 #[test]
-fn upsert_replaces_a_document_in_place() {
+fn upsert_replaces_every_passage_of_a_document() {
     let mut store = TokenStore::new();
-    store.upsert("a".into(), vectors(2, vec![1.0, 0.0]));
-    store.upsert("b".into(), vectors(2, vec![0.0, 1.0]));
-    store.upsert("a".into(), vectors(2, vec![0.0, 1.0, 1.0, 0.0]));
+    let passage = |id: &str, data: Vec<f32>| whole_text_passage(id, "text", vectors(2, data));
+    store.upsert(
+        "a",
+        vec![passage("a", vec![1.0, 0.0]), passage("a", vec![0.0, 1.0])],
+    );
+    store.upsert("b", vec![passage("b", vec![0.0, 1.0])]);
+    store.upsert("a", vec![passage("a", vec![0.0, 1.0, 1.0, 0.0])]);
     assert_eq!(store.len(), 2);
-    assert_eq!(store.docs()[0].id, "a");
-    assert_eq!(store.get("a").unwrap().vectors.n_tokens(), 2);
+    assert_eq!(store.passages().len(), 2);
     assert_eq!(store.token_count(), 3);
+    assert!(store.contains("a") && !store.contains("c"));
 }

@@ -19,7 +19,12 @@ impl Bundle {
         let manifest = Manifest::from_json(manifest_json)?;
         let model_sha256 = verify(&manifest, "model", &model)?;
         verify(&manifest, "tokenizer", &tokenizer)?;
-        Ok(Bundle { manifest, model, tokenizer, model_sha256 })
+        Ok(Bundle {
+            manifest,
+            model,
+            tokenizer,
+            model_sha256,
+        })
     }
 }
 
@@ -27,7 +32,11 @@ fn verify(manifest: &Manifest, role: &str, bytes: &[u8]) -> Result<String> {
     let entry = manifest.file(role);
     let actual = hex(&Sha256::digest(bytes));
     if !actual.eq_ignore_ascii_case(&entry.sha256) {
-        return Err(Error::Checksum { file: entry.path.clone(), expected: entry.sha256.clone(), actual });
+        return Err(Error::Checksum {
+            file: entry.path.clone(),
+            expected: entry.sha256.clone(),
+            actual,
+        });
     }
     Ok(actual)
 }

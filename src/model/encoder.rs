@@ -48,17 +48,31 @@ fn model_err(e: impl std::fmt::Display) -> Error {
 
 impl Encoder {
     pub fn new(onnx_bytes: &[u8], manifest: &Manifest) -> Result<Encoder> {
-        let mut model = tract_onnx::onnx().model_for_read(&mut &onnx_bytes[..]).map_err(model_err)?;
+        let mut model = tract_onnx::onnx()
+            .model_for_read(&mut &onnx_bytes[..])
+            .map_err(model_err)?;
         let inputs = input_roles(&model)?;
         let batch = model.sym("batch");
         let sequence = model.sym("sequence");
         for ix in 0..inputs.len() {
-            let fact = InferenceFact::dt_shape(i64::datum_type(), tvec![batch.to_dim(), sequence.to_dim()]);
+            let fact = InferenceFact::dt_shape(
+                i64::datum_type(),
+                tvec![batch.to_dim(), sequence.to_dim()],
+            );
             model.set_input_fact(ix, fact).map_err(model_err)?;
         }
         select_output(&mut model, manifest.output.as_deref())?;
-        let plan = model.into_optimized().map_err(model_err)?.into_runnable().map_err(model_err)?;
-        Ok(Encoder { plan, inputs, dim: manifest.dim, normalize: manifest.normalize })
+        let plan = model
+            .into_optimized()
+            .map_err(model_err)?
+            .into_runnable()
+            .map_err(model_err)?;
+        Ok(Encoder {
+            plan,
+            inputs,
+            dim: manifest.dim,
+            normalize: manifest.normalize,
+        })
     }
 
     pub fn dim(&self) -> usize {
@@ -69,7 +83,9 @@ impl Encoder {
     pub fn encode(&self, encoding: &Encoding) -> Result<TokenVectors> {
         let len = encoding.len();
         let tensor = |values: Vec<i64>| -> Result<TValue> {
-            Ok(Tensor::from_shape(&[1, len], &values).map_err(model_err)?.into_tvalue())
+            Ok(Tensor::from_shape(&[1, len], &values)
+                .map_err(model_err)?
+                .into_tvalue())
         };
         let feeds = self
             .inputs
@@ -89,8 +105,16 @@ impl Encoder {
                 self.dim
             )));
         }
-        let mut vectors = TokenVectors { dim: self.dim, data: Vec::new(), offsets: Vec::new() };
-        for (pos, row) in view.index_axis(tract_ndarray::Axis(0), 0).outer_iter().enumerate() {
+        let mut vectors = TokenVectors {
+            dim: self.dim,
+            data: Vec::new(),
+            offsets: Vec::new(),
+        };
+        for (pos, row) in view
+            .index_axis(tract_ndarray::Axis(0), 0)
+            .outer_iter()
+            .enumerate()
+        {
             if !encoding.keep[pos] {
                 continue;
             }
@@ -131,7 +155,9 @@ fn input_roles(model: &InferenceModel) -> Result<Vec<InputRole>> {
 fn select_output(model: &mut InferenceModel, wanted: Option<&str>) -> Result<()> {
     let outlets = model.output_outlets().map_err(model_err)?.to_vec();
     let chosen = match wanted {
-        None => *outlets.first().ok_or_else(|| Error::Model("graph has no outputs".into()))?,
+        None => *outlets
+            .first()
+            .ok_or_else(|| Error::Model("graph has no outputs".into()))?,
         Some(name) => *outlets
             .iter()
             .find(|o| model.outlet_label(**o) == Some(name) || model.node(o.node).name == name)

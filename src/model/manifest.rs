@@ -90,7 +90,8 @@ fn default_true() -> bool {
 
 impl Manifest {
     pub fn from_json(bytes: &[u8]) -> Result<Manifest> {
-        let manifest: Manifest = serde_json::from_slice(bytes).map_err(|e| Error::Manifest(e.to_string()))?;
+        let manifest: Manifest =
+            serde_json::from_slice(bytes).map_err(|e| Error::Manifest(e.to_string()))?;
         manifest.validate()?;
         Ok(manifest)
     }
@@ -98,7 +99,10 @@ impl Manifest {
     fn validate(&self) -> Result<()> {
         let fail = |msg: String| Err(Error::Manifest(msg));
         if self.format != BUNDLE_FORMAT {
-            return fail(format!("format is '{}', expected '{BUNDLE_FORMAT}'", self.format));
+            return fail(format!(
+                "format is '{}', expected '{BUNDLE_FORMAT}'",
+                self.format
+            ));
         }
         if self.format_version != BUNDLE_FORMAT_VERSION {
             return fail(format!(
@@ -119,7 +123,10 @@ impl Manifest {
             return fail("dim must be positive".into());
         }
         // Room for [CLS], an optional marker, [SEP] and at least one text token.
-        for (name, len) in [("query_length", self.query_length), ("document_length", self.document_length)] {
+        for (name, len) in [
+            ("query_length", self.query_length),
+            ("document_length", self.document_length),
+        ] {
             if !(4..=MAX_SEQUENCE).contains(&len) {
                 return fail(format!("{name} {len} is outside 4..={MAX_SEQUENCE}"));
             }

@@ -4,6 +4,7 @@
 mod bundle;
 mod encoder;
 mod manifest;
+mod passages;
 mod tokenize;
 
 pub use bundle::Bundle;

@@ -3,10 +3,12 @@
 //! tokenizer file carries (all-MiniLM's pads to 128 on its own).
 
 use std::collections::HashSet;
+use std::ops::Range;
 
 use tokenizers::Tokenizer;
 
 use super::manifest::{Manifest, Marker};
+use super::passages;
 use crate::error::{Error, Result};
 
 /// Texts beyond this are refused rather than tokenised: they would stall the page for no benefit,
@@ -62,13 +64,18 @@ pub struct ColbertTokenizer {
 
 impl ColbertTokenizer {
     pub fn new(tokenizer_json: &[u8], manifest: &Manifest) -> Result<ColbertTokenizer> {
-        let mut inner = Tokenizer::from_bytes(tokenizer_json).map_err(|e| Error::Tokenizer(e.to_string()))?;
+        let mut inner =
+            Tokenizer::from_bytes(tokenizer_json).map_err(|e| Error::Tokenizer(e.to_string()))?;
         inner.with_padding(None);
-        inner.with_truncation(None).map_err(|e| Error::Tokenizer(e.to_string()))?;
+        inner
+            .with_truncation(None)
+            .map_err(|e| Error::Tokenizer(e.to_string()))?;
         let vocab_id = |token: &str| {
-            inner
-                .token_to_id(token)
-                .ok_or_else(|| Error::Manifest(format!("token '{token}' is not in the tokenizer's vocabulary")))
+            inner.token_to_id(token).ok_or_else(|| {
+                Error::Manifest(format!(
+                    "token '{token}' is not in the tokenizer's vocabulary"
+                ))
+            })
         };
         let marker_id = |marker: &Option<Marker>| -> Result<Option<u32>> {
             match marker {
@@ -77,7 +84,11 @@ impl ColbertTokenizer {
                 Some(Marker::Token { token }) => vocab_id(token).map(Some),
             }
         };
-        let skiplist = manifest.skiplist.iter().map(|t| vocab_id(t)).collect::<Result<HashSet<u32>>>()?;
+        let skiplist = manifest
+            .skiplist
+            .iter()
+            .map(|t| vocab_id(t))
+            .collect::<Result<HashSet<u32>>>()?;
         Ok(ColbertTokenizer {
             cls: vocab_id(&manifest.cls_token)?,
             sep: vocab_id(&manifest.sep_token)?,
@@ -99,21 +110,70 @@ impl ColbertTokenizer {
         Ok(self.tokenize(text)?.get_ids().to_vec())
     }
 
+    /// The encoding of a query, or of a document's first `document_length` tokens.
     pub fn encode(&self, text: &str, kind: TextKind) -> Result<Encoding> {
         let tokens = self.tokenize(text)?;
-        let (marker, max_len) = match kind {
+        let room = self.room(kind);
+        let n = tokens.get_ids().len().min(room);
+        Ok(self.wrap(&tokens.get_ids()[..n], &tokens.get_offsets()[..n], kind))
+    }
+
+    /// A document as passages that each fit `document_length`, with each passage's byte range in
+    /// `text`. Short documents are one passage covering the whole text.
+    pub fn document_passages(&self, text: &str) -> Result<Vec<(Encoding, Range<usize>)>> {
+        let tokens = self.tokenize(text)?;
+        let (ids, offsets) = (tokens.get_ids(), tokens.get_offsets());
+        if ids.is_empty() {
+            return Ok(vec![(
+                self.wrap(&[], &[], TextKind::Document),
+                0..text.len(),
+            )]);
+        }
+        let windows = passages::split(text, offsets, self.room(TextKind::Document));
+        let whole = windows.len() == 1;
+        Ok(windows
+            .into_iter()
+            .map(|w| {
+                let range = if whole {
+                    0..text.len()
+                } else {
+                    offsets[w.start].0..offsets[w.end - 1].1
+                };
+                (
+                    self.wrap(&ids[w.clone()], &offsets[w], TextKind::Document),
+                    range,
+                )
+            })
+            .collect())
+    }
+
+    /// Text tokens that fit beside [CLS], the marker and [SEP].
+    fn room(&self, kind: TextKind) -> usize {
+        let (marker, max_len) = self.conventions(kind);
+        max_len - 2 - usize::from(marker.is_some())
+    }
+
+    fn conventions(&self, kind: TextKind) -> (Option<u32>, usize) {
+        match kind {
             TextKind::Query => (self.query_marker, self.query_length),
             TextKind::Document => (self.document_marker, self.document_length),
-        };
-        let room = max_len - 2 - usize::from(marker.is_some());
-        let text_len = tokens.get_ids().len().min(room);
+        }
+    }
 
-        let mut enc = Encoding { ids: vec![], attention_mask: vec![], keep: vec![], offsets: vec![] };
+    /// `[CLS] marker? tokens [SEP]`, plus [MASK] expansion for queries when the model wants it.
+    fn wrap(&self, ids: &[u32], offsets: &[(usize, usize)], kind: TextKind) -> Encoding {
+        let (marker, max_len) = self.conventions(kind);
+        let mut enc = Encoding {
+            ids: vec![],
+            attention_mask: vec![],
+            keep: vec![],
+            offsets: vec![],
+        };
         enc.push(self.cls, true, true, None);
         if let Some(m) = marker {
             enc.push(m, true, true, None);
         }
-        for (&id, &offset) in tokens.get_ids()[..text_len].iter().zip(tokens.get_offsets()) {
+        for (&id, &offset) in ids.iter().zip(offsets) {
             let skipped = kind == TextKind::Document && self.skiplist.contains(&id);
             enc.push(id, true, !skipped, Some(offset));
         }
@@ -123,7 +183,7 @@ impl ColbertTokenizer {
                 enc.push(self.mask, self.attend_to_expansion_tokens, true, None);
             }
         }
-        Ok(enc)
+        enc
     }
 
     fn tokenize(&self, text: &str) -> Result<tokenizers::Encoding> {
@@ -133,6 +193,8 @@ impl ColbertTokenizer {
                 text.len()
             )));
         }
-        self.inner.encode(text, false).map_err(|e| Error::Tokenizer(e.to_string()))
+        self.inner
+            .encode(text, false)
+            .map_err(|e| Error::Tokenizer(e.to_string()))
     }
 }

@@ -8,7 +8,7 @@ use crate::model::TokenVectors;
 pub trait MaxSim: Send + Sync {
     /// Short backend name reported with results ("scalar", "simd", "webgpu").
     fn name(&self) -> &'static str;
-    /// One score per stored document, in store order.
+    /// One score per stored passage, in store order.
     fn score_all(&self, query: &TokenVectors, store: &TokenStore) -> Vec<f32>;
 }
 
@@ -21,7 +21,11 @@ impl MaxSim for ScalarMaxSim {
     }
 
     fn score_all(&self, query: &TokenVectors, store: &TokenStore) -> Vec<f32> {
-        store.docs().iter().map(|doc| maxsim(query, &doc.vectors)).collect()
+        store
+            .passages()
+            .iter()
+            .map(|p| maxsim(query, &p.vectors))
+            .collect()
     }
 }
 
@@ -33,7 +37,9 @@ pub fn maxsim(query: &TokenVectors, doc: &TokenVectors) -> f32 {
     (0..query.n_tokens())
         .map(|qi| {
             let q = query.row(qi);
-            (0..doc.n_tokens()).map(|di| dot(q, doc.row(di))).fold(f32::NEG_INFINITY, f32::max)
+            (0..doc.n_tokens())
+                .map(|di| dot(q, doc.row(di)))
+                .fold(f32::NEG_INFINITY, f32::max)
         })
         .sum()
 }

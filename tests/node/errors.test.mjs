@@ -56,3 +56,17 @@ test("bad documents are refused and the index keeps what it had", async () => {
   await retriever.add([{ id: "empty", text: "" }]);
   assert.equal(retriever.size, 2);
 });
+
+test("hits carry the best passage as a JS string range, emoji and all", async () => {
+  const retriever = await Retriever.fromBytes(bundle);
+  const filler = Array.from({ length: 30 }, (_, i) => `🙂 Section ${i}: routine notes about the weekly groceries and chores.`);
+  const fact = "The passport renewal appointment is on the third of March.";
+  const text = [...filler, fact, ...filler.slice(0, 5)].join("\n\n");
+  await retriever.add([{ id: "long", text }, { id: "short", text: "Renew the library card." }]);
+  assert.ok(retriever.passageCount >= 3, `${retriever.passageCount} passages`);
+  const [hit] = await retriever.search("when is the passport renewal appointment", 1);
+  assert.equal(hit.id, "long");
+  assert.ok(text.slice(hit.passage.start, hit.passage.end).includes(fact));
+  const [short] = await retriever.search("library card", 1);
+  assert.deepEqual(short.passage, { start: 0, end: "Renew the library card.".length });
+});

@@ -15,6 +15,12 @@ export interface Hit {
   id: string;
   /** MaxSim score: the sum over query tokens of the best cosine with any document token. */
   score: number;
+  /**
+   * The document's best-matching passage as a JS string range: `text.slice(passage.start, passage.end)`.
+   * Documents longer than the model's budget (256 tokens by default) are split into overlapping
+   * passages at paragraph and sentence ends; a short document is one passage covering all its text.
+   */
+  passage: { start: number; end: number };
 }
 
 /**
@@ -34,6 +40,8 @@ export class Retriever {
   /** The tokenizer's ids for `text` (no special tokens): e.g. to count tokens. */
   tokenize(text: string): Uint32Array;
   readonly size: number;
+  /** Stored passages (long documents are split into several). */
+  readonly passageCount: number;
   readonly tokenCount: number;
   readonly backend: "scalar" | "simd" | "webgpu";
   readonly modelSha256: string;

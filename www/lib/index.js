@@ -75,7 +75,8 @@ export class Retriever {
     this.#inner.addDocuments(ids, texts);
   }
 
-  /** The `k` best documents for `query`: `[{ id, score }]`, best first. */
+  /** The `k` best documents for `query`: `[{ id, score, passage: { start, end } }]`, best first.
+   *  `passage` is the best-matching part of the document's text: `text.slice(start, end)`. */
   async search(query, k = 10) {
     return this.#inner.search(String(query), k);
   }
@@ -88,6 +89,11 @@ export class Retriever {
   /** Number of stored documents. */
   get size() {
     return this.#inner.size;
+  }
+
+  /** Stored passages: a document longer than the model's budget is split into several. */
+  get passageCount() {
+    return this.#inner.passageCount;
   }
 
   /** Stored token vectors over all documents. */
