@@ -11,6 +11,18 @@ export interface Document {
   text: string;
 }
 
+export interface LoadOptions {
+  /** Run the model in a Web Worker so no call blocks the page. Default: true in browsers, false in Node. */
+  worker?: boolean;
+}
+
+export interface AddOptions {
+  /** Called after each committed chunk with the number of documents done so far. */
+  onProgress?: (done: number, total: number) => void;
+  /** Stops before the next chunk; `add` then rejects with the signal's reason. */
+  signal?: AbortSignal;
+}
+
 export interface Hit {
   id: string;
   /** MaxSim score: the sum over query tokens of the best cosine with any document token. */
@@ -30,15 +42,18 @@ export interface Hit {
 export class Retriever {
   private constructor();
   /** Loads a bundle folder (manifest.json + the files it names) from a URL or, in Node, a path. */
-  static load(bundleUrl: string | URL): Promise<Retriever>;
+  static load(bundleUrl: string | URL, options?: LoadOptions): Promise<Retriever>;
   /** Loads a bundle from bytes; checksums are verified against the manifest. */
-  static fromBytes(bundle: BundleBytes): Promise<Retriever>;
-  /** Adds or replaces documents. All-or-nothing: on error, nothing is added. */
-  add(docs: Document[]): Promise<void>;
+  static fromBytes(bundle: BundleBytes, options?: LoadOptions): Promise<Retriever>;
+  /**
+   * Adds or replaces documents, committed in chunks of 8, each all-or-nothing: on error or abort,
+   * the chunks before stay and nothing of the failing chunk is added.
+   */
+  add(docs: Document[], options?: AddOptions): Promise<void>;
   /** The `k` (default 10) best documents, best first. A blank query returns []. */
   search(query: string, k?: number): Promise<Hit[]>;
   /** The tokenizer's ids for `text` (no special tokens): e.g. to count tokens. */
-  tokenize(text: string): Uint32Array;
+  tokenize(text: string): Promise<Uint32Array>;
   readonly size: number;
   /** Stored passages (long documents are split into several). */
   readonly passageCount: number;
