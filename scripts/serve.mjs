@@ -13,7 +13,8 @@ const TYPES = {
   ".onnx": "application/octet-stream", ".ts": "text/plain; charset=utf-8", ".svg": "image/svg+xml", ".png": "image/png",
 };
 
-export function startServer(port = 8080, host = "127.0.0.1") {
+/** `extraRoots`: more repository folders to serve (benchmarks add node_modules/onnxruntime-web/dist). */
+export function startServer(port = 8080, host = "127.0.0.1", extraRoots = []) {
   const server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url, "http://x").pathname);
     if (path === "/") {
@@ -21,9 +22,9 @@ export function startServer(port = 8080, host = "127.0.0.1") {
       return;
     }
     const rel = normalize(path).replace(/^[/\\]+/, "");
-    const top = rel.split(sep)[0];
+    const served = [...SERVED, ...extraRoots].some((dir) => rel === dir || rel.startsWith(dir + sep));
     let file = root + rel;
-    if (!SERVED.includes(top) || rel.includes("..")) return notFound(res);
+    if (!served || rel.includes("..")) return notFound(res);
     try {
       if (statSync(file).isDirectory()) file += (file.endsWith("/") ? "" : "/") + "index.html";
       const { size } = statSync(file);

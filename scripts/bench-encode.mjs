@@ -1,0 +1,41 @@
+// npm run bench:encode — encoder speed of the built wasm package against onnxruntime-web (wasm backend,
+// one thread, SIMD) on the same ONNX file and token ids, in Node and in headless Chromium, in one run.
+// Also prints the shipped .wasm size, raw and gzipped. Speed claims need an idle machine.
+import { readFileSync } from "node:fs";
+import { gzipSync } from "node:zlib";
+import * as ort from "onnxruntime-web";
+import { Retriever } from "colbert-wasm";
+import { benchEncode, report } from "./bench/encode-core.mjs";
+import { startServer } from "./serve.mjs";
+import { launchChromium } from "../tests/browser/browser.mjs";
+import { repoRoot } from "../tests/node/helpers.mjs";
+
+const reps = Number(process.env.REPS ?? 20);
+const bundleDir = `${repoRoot}models/default/`;
+
+const wasm = readFileSync(`${repoRoot}www/pkg/colbert_wasm_bg.wasm`);
+const mib = (n) => (n / 2 ** 20).toFixed(2);
+console.log(`shipped wasm: ${mib(wasm.length)} MiB raw, ${mib(gzipSync(wasm, { level: 9 }).length)} MiB gzipped (goal <= 3 MiB gzipped)`);
+
+const node = await benchEncode({ Retriever, ort, bundleUrl: bundleDir, modelBytes: readFileSync(`${bundleDir}model.onnx`), reps });
+report("node", node);
+
+const server = await startServer(0, "127.0.0.1", ["scripts/bench", "node_modules/onnxruntime-web/dist"]);
+const browser = await launchChromium();
+try {
+  const page = await browser.newPage();
+  page.on("console", (msg) => console.log(`  (page) ${msg.text()}`));
+  await page.goto(`http://127.0.0.1:${server.address().port}/www/demo/blank.html`);
+  const chromium = await page.evaluate(async (reps) => {
+    const ort = await import("/node_modules/onnxruntime-web/dist/ort.wasm.min.mjs");
+    ort.env.wasm.wasmPaths = "/node_modules/onnxruntime-web/dist/";
+    const { Retriever } = await import("/www/lib/index.js");
+    const { benchEncode } = await import("/scripts/bench/encode-core.mjs");
+    const modelBytes = new Uint8Array(await (await fetch("/models/default/model.onnx")).arrayBuffer());
+    return benchEncode({ Retriever, ort, bundleUrl: "/models/default/", modelBytes, reps, log: console.log });
+  }, reps);
+  report("chromium", chromium);
+} finally {
+  await browser.close();
+  server.close();
+}

@@ -1,0 +1,79 @@
+// The encoder benchmark body, shared by Node and the browser page: our wasm encoder against
+// onnxruntime-web (wasm backend, one thread, SIMD) on the same ONNX file and the same token ids.
+
+const WORDS = "the patient cohort showed reduced inflammation after treatment with low dose aspirin over twelve weeks".split(" ");
+
+function percentile(sorted, p) {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+function summarise(times) {
+  const sorted = [...times].sort((a, b) => a - b);
+  return { p50: percentile(sorted, 50), p95: percentile(sorted, 95), mean: times.reduce((a, b) => a + b, 0) / times.length };
+}
+
+async function timeRuns(reps, fn) {
+  await fn(); // warm-up: first runs allocate and plan
+  await fn();
+  const times = [];
+  for (let i = 0; i < reps; i++) {
+    const started = performance.now();
+    await fn();
+    times.push(performance.now() - started);
+  }
+  return summarise(times);
+}
+
+/** A text of exactly `n` tokens under this tokenizer (plain words, one token each). */
+async function textOfTokens(retriever, n) {
+  const single = [];
+  for (const w of WORDS) if ((await retriever.tokenize(w)).length === 1) single.push(w);
+  const text = Array.from({ length: n }, (_, i) => single[i % single.length]).join(" ");
+  const ids = Array.from(await retriever.tokenize(text));
+  if (ids.length !== n) throw new Error(`expected ${n} tokens, got ${ids.length}`);
+  return { text, ids: [101, ...ids, 102] };
+}
+
+function ortFeeds(ort, ids) {
+  const n = ids.length;
+  const tensor = (values) => new ort.Tensor("int64", BigInt64Array.from(values, BigInt), [1, n]);
+  return { input_ids: tensor(ids), attention_mask: tensor(ids.map(() => 1)), token_type_ids: tensor(ids.map(() => 0)) };
+}
+
+/**
+ * Returns { query: {ours, ort, ratio}, document: {...} } with times in ms; ratio = ours / theirs
+ * (query: p50 latency; document: throughput, theirs / ours time).
+ */
+export async function benchEncode({ Retriever, ort, bundleUrl, modelBytes, reps = 20, log = console.log }) {
+  const retriever = await Retriever.load(bundleUrl, { worker: false });
+  ort.env.wasm.numThreads = 1;
+  const session = await ort.InferenceSession.create(modelBytes, { executionProviders: ["wasm"], graphOptimizationLevel: "all" });
+
+  const query = await textOfTokens(retriever, 30); // + [CLS] [SEP] = 32
+  const doc = await textOfTokens(retriever, 178); // + [CLS] [SEP] = 180
+  log(`query: ${query.ids.length} tokens, document: ${doc.ids.length} tokens, ${reps} runs each after 2 warm-ups`);
+
+  // An empty index makes search() cost tokenising + encoding the query only.
+  const oursQuery = await timeRuns(reps, () => retriever.search(query.text, 1));
+  const ortQuery = await timeRuns(reps, () => session.run(ortFeeds(ort, query.ids)));
+  const docReps = Math.max(5, Math.floor(reps / 2));
+  const oursDoc = await timeRuns(docReps, () => retriever.add([{ id: "bench", text: doc.text }]));
+  const ortDoc = await timeRuns(docReps, () => session.run(ortFeeds(ort, doc.ids)));
+  retriever.free();
+  return {
+    query: { ours: oursQuery, ort: ortQuery, latencyRatio: oursQuery.p50 / ortQuery.p50 },
+    document: {
+      oursDocsPerSec: 1000 / oursDoc.mean,
+      ortDocsPerSec: 1000 / ortDoc.mean,
+      throughputRatio: ortDoc.mean / oursDoc.mean,
+    },
+  };
+}
+
+export function report(where, r, log = console.log) {
+  const f = (x) => x.toFixed(1);
+  log(`[${where}] query encode (32 tokens): ours p50 ${f(r.query.ours.p50)} ms p95 ${f(r.query.ours.p95)} ms | ` +
+    `onnxruntime-web p50 ${f(r.query.ort.p50)} ms p95 ${f(r.query.ort.p95)} ms | ours/theirs latency ${r.query.latencyRatio.toFixed(2)} (goal <= 1.0)`);
+  log(`[${where}] document encode (180 tokens): ours ${f(r.document.oursDocsPerSec)} docs/s | onnxruntime-web ` +
+    `${f(r.document.ortDocsPerSec)} docs/s | ours/theirs throughput ${r.document.throughputRatio.toFixed(2)} (goal >= 1.0)`);
+}
