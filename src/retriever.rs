@@ -7,7 +7,7 @@ use std::ops::Range;
 use crate::error::{Error, Result};
 use crate::index::{utf16_len, StoredPassage, TokenStore};
 use crate::model::{Bundle, ColbertTokenizer, Encoder, TextKind, TokenVectors};
-use crate::score::{top_k, MaxSim, ScalarMaxSim};
+use crate::score::{top_k, LanesMaxSim, MaxSim};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Hit {
@@ -34,7 +34,7 @@ impl Retriever {
             tokenizer: ColbertTokenizer::new(&bundle.tokenizer, &bundle.manifest)?,
             encoder: Encoder::new(&bundle.model, &bundle.manifest)?,
             store: TokenStore::new(),
-            scorer: Box::new(ScalarMaxSim),
+            scorer: Box::new(LanesMaxSim),
             model_sha256: bundle.model_sha256,
         })
     }

@@ -110,7 +110,7 @@ impl Retriever {
         self.inner.model_sha256().to_owned()
     }
 
-    /// MaxSim backend in use ("scalar" for now).
+    /// MaxSim backend in use ("simd": the CPU lanes kernel).
     #[wasm_bindgen(getter)]
     pub fn backend(&self) -> String {
         self.inner.backend().to_owned()

@@ -2,7 +2,7 @@
 
 use colbert_wasm::index::{whole_text_passage, TokenStore};
 use colbert_wasm::model::TokenVectors;
-use colbert_wasm::score::{maxsim, top_k, MaxSim, ScalarMaxSim};
+use colbert_wasm::score::{cpu_backends, maxsim, top_k};
 use proptest::prelude::*;
 
 fn vectors(dim: usize, data: Vec<f32>) -> TokenVectors {
@@ -57,10 +57,15 @@ proptest! {
         for (i, d) in docs.iter().enumerate() {
             store.upsert(&format!("d{i}"), vec![whole_text_passage(&format!("d{i}"), "", d.clone())]);
         }
-        let scores = ScalarMaxSim.score_all(&q, &store);
-        for (d, score) in docs.iter().zip(&scores) {
-            let expected = brute_force(&q, d);
-            prop_assert!((f64::from(*score) - expected).abs() < 1e-4 * (1.0 + expected.abs()), "{score} vs {expected}");
+        for backend in cpu_backends() {
+            let scores = backend.score_all(&q, &store);
+            for (d, score) in docs.iter().zip(&scores) {
+                let expected = brute_force(&q, d);
+                prop_assert!(
+                    (f64::from(*score) - expected).abs() < 1e-4 * (1.0 + expected.abs()),
+                    "{}: {score} vs {expected}", backend.name()
+                );
+            }
         }
     }
 
@@ -72,6 +77,60 @@ proptest! {
         expected.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         expected.truncate(k);
         prop_assert_eq!(top_k(&scores, k), expected);
+    }
+}
+
+/// Adversarial shapes every backend must survive: empty and 1-token documents, a 4,097-token document,
+/// widths that are not a multiple of 4, 8 or 16, and identical documents (ties keep store order).
+#[test]
+fn every_backend_agrees_with_the_reference_on_adversarial_shapes() {
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut random = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
+    };
+    for dim in [1, 3, 7, 13, 17, 128, 131] {
+        let mut doc = |n: usize| vectors(dim, (0..n * dim).map(|_| random()).collect());
+        let query = doc(32);
+        let docs = [doc(0), doc(1), doc(4097), doc(5), doc(5)];
+        let twin = docs[3].clone();
+        let mut store = TokenStore::new();
+        for (i, d) in docs.iter().chain([&twin]).enumerate() {
+            store.upsert(
+                &format!("d{i}"),
+                vec![whole_text_passage("", "", d.clone())],
+            );
+        }
+        let reference: Vec<f64> = store
+            .passages()
+            .iter()
+            .map(|p| brute_force(&query, &p.vectors))
+            .collect();
+        for backend in cpu_backends() {
+            let scores = backend.score_all(&query, &store);
+            for (got, want) in scores.iter().zip(&reference) {
+                let tolerance = 1e-4 * (1.0 + want.abs()) + 1e-6 * dim as f64;
+                assert!(
+                    (f64::from(*got) - want).abs() < tolerance,
+                    "{} dim {dim}: {got} vs {want}",
+                    backend.name()
+                );
+            }
+            let order: Vec<usize> = top_k(&scores, 6).iter().map(|h| h.0).collect();
+            let twin_slots: Vec<usize> = order
+                .iter()
+                .copied()
+                .filter(|&i| i == 3 || i == 5)
+                .collect();
+            assert_eq!(
+                twin_slots,
+                vec![3, 5],
+                "{}: tied documents keep store order",
+                backend.name()
+            );
+        }
     }
 }
 

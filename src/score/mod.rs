@@ -1,6 +1,10 @@
 //! How well does each document match the query? MaxSim: for every query token, the best dot product
 //! with any document token, summed over query tokens. One trait, one implementation per backend; the
-//! scalar one is the reference every other backend is checked against.
+//! scalar one is the reference every other backend is checked against (tests/score.rs).
+
+mod lanes;
+
+pub use lanes::LanesMaxSim;
 
 use crate::index::TokenStore;
 use crate::model::TokenVectors;
@@ -10,6 +14,11 @@ pub trait MaxSim: Send + Sync {
     fn name(&self) -> &'static str;
     /// One score per stored passage, in store order.
     fn score_all(&self, query: &TokenVectors, store: &TokenStore) -> Vec<f32>;
+}
+
+/// Every CPU backend, reference first: what the conformance suite runs.
+pub fn cpu_backends() -> Vec<Box<dyn MaxSim>> {
+    vec![Box::new(ScalarMaxSim), Box::new(LanesMaxSim)]
 }
 
 /// Plain loops, no tricks: the reference.

@@ -24,6 +24,7 @@ test("judged SciFact documents rank at the top among distractors", async () => {
   const retriever = await Retriever.load(bundleDir);
   await retriever.add(docs.map((d) => ({ id: d._id, text: docText(d) })));
   assert.equal(retriever.size, docs.length);
+  assert.equal(retriever.backend, "simd");
 
   let top1 = 0;
   let top5 = 0;

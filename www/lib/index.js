@@ -141,7 +141,7 @@ export class Retriever {
     return this.#engine.stats.tokenCount;
   }
 
-  /** MaxSim backend in use: "scalar" for now. */
+  /** MaxSim backend in use: "simd" (CPU lanes; the scalar reference is for tests). */
   get backend() {
     return this.#engine.stats.backend;
   }
