@@ -31,18 +31,37 @@ test("a pasted note is found by a search on the demo page", async () => {
   await page.goto(`http://127.0.0.1:${server.address().port}/`);
   await page.waitForSelector("body[data-ready=true]", { timeout: 120_000 });
 
+  const samples = await page.$$eval("#notes li", (lis) => lis.length);
+  assert.ok(samples > 0, "sample notes on first run");
   for (const note of NOTES) {
     await page.fill("#note-text", note);
     await page.click("#add-note");
-    await page.waitForFunction((n) => document.querySelectorAll("#notes li").length === n, NOTES.indexOf(note) + 1);
+    await page.waitForFunction((n) => document.querySelectorAll("#notes li").length === n, samples + NOTES.indexOf(note) + 1);
   }
   await page.fill("#query", "when should I plant tomatoes outdoors?");
-  await page.waitForFunction(() => document.querySelectorAll("#results li").length === 4);
+  await page.waitForFunction((n) => document.querySelectorAll("#results li").length === n, samples + NOTES.length);
   const results = await page.$$eval("#results li", (lis) => lis.map((li) => li.textContent));
   assert.match(results[0], /tomato seedlings/);
 
   await page.fill("#query", "when is my tax return due");
   await page.waitForFunction(() => /quarterly return/.test(document.querySelector("#results li")?.textContent ?? ""));
+
+  // A long note: the matching passage is highlighted.
+  const fact = "The kayak needs a new rudder cable before the summer trip.";
+  const filler = Array.from({ length: 30 }, (_, i) => `Paragraph ${i}: budgets, hiring and the roadmap for quarter ${i}.`);
+  await page.fill("#note-text", [...filler, fact, ...filler.slice(0, 3)].join("\n\n"));
+  await page.click("#add-note");
+  await page.fill("#query", "kayak rudder cable");
+  await page.waitForFunction((f) => (document.querySelector("#results li mark")?.textContent ?? "").includes(f), fact);
+
+  // Hostile text is shown as text, never run or parsed as HTML.
+  const hostile = `<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script> hostile note`;
+  await page.fill("#note-text", hostile);
+  await page.click("#add-note");
+  await page.fill("#query", "hostile note");
+  await page.waitForFunction(() => /hostile note/.test(document.querySelector("#results li")?.textContent ?? ""));
+  assert.equal(await page.evaluate(() => window.__pwned), undefined);
+  assert.equal(await page.$$eval("#results img, #results script", (els) => els.length), 0);
 
   mkdirSync(`${repoRoot}test-results`, { recursive: true });
   await page.screenshot({ path: `${repoRoot}test-results/demo.png`, fullPage: true });

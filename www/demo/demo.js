@@ -4,6 +4,12 @@ import { Retriever } from "../lib/index.js";
 const BUNDLE_URL = new URL("../../models/default/", import.meta.url);
 const $ = (id) => document.getElementById(id);
 const notes = new Map();
+const SAMPLE_NOTES = [
+  "Welcome! These notes live only in this page. Add your own on the left and search on the right.",
+  "Sourdough: feed the starter with equal weights of flour and water each morning; bake when it doubles.",
+  "Bike: the chain skips on the smallest cog. Measure chain stretch and replace it past 0.5%.",
+  "Reading list: The Left Hand of Darkness, Piranesi, and a history of the printing press.",
+];
 let retriever;
 let nextId = 1;
 
@@ -40,6 +46,14 @@ async function addNote() {
   }
 }
 
+/** The note as text nodes, its best passage in <mark> when that is not the whole note. */
+function highlighted(text, { start, end }) {
+  if (start === 0 && end >= text.length) return [document.createTextNode(text)];
+  const mark = document.createElement("mark");
+  mark.textContent = text.slice(start, end);
+  return [document.createTextNode(text.slice(0, start)), mark, document.createTextNode(text.slice(end))];
+}
+
 async function search() {
   const query = $("query").value;
   try {
@@ -51,7 +65,7 @@ async function search() {
         const score = document.createElement("span");
         score.className = "score";
         score.textContent = hit.score.toFixed(2);
-        li.append(score, document.createTextNode(notes.get(hit.id) ?? hit.id));
+        li.append(score, ...highlighted(notes.get(hit.id) ?? "", hit.passage));
         return li;
       }),
     );
@@ -69,6 +83,10 @@ async function main() {
     setStatus(`Could not load the model: ${err.message}`, true);
     return;
   }
+  const samples = SAMPLE_NOTES.map((text) => ({ id: `note-${nextId++}`, text }));
+  await retriever.add(samples);
+  for (const { id, text } of samples) notes.set(id, text);
+  renderNotes();
   $("add-note").disabled = false;
   $("query").disabled = false;
   $("add-note").addEventListener("click", addNote);
