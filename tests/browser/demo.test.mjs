@@ -1,21 +1,11 @@
 // The demo page in headless Chromium: load the model, paste notes, search, read the ranked results.
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
-import { startServer } from "../../scripts/serve.mjs";
-import { launchChromium } from "./browser.mjs";
+import { serveAndLaunch } from "./browser.mjs";
 import { repoRoot } from "../node/helpers.mjs";
 
-let server;
-let browser;
-before(async () => {
-  server = await startServer(0);
-  browser = await launchChromium();
-});
-after(async () => {
-  await browser?.close();
-  server?.close();
-});
+const session = serveAndLaunch();
 
 const NOTES = [
   "Sourdough starter: feed it flour and water every day, keep it at room temperature.",
@@ -25,10 +15,10 @@ const NOTES = [
 ];
 
 test("a pasted note is found by a search on the demo page", async () => {
-  const page = await browser.newPage();
+  const page = await session.browser().newPage();
   const pageErrors = [];
   page.on("pageerror", (err) => pageErrors.push(err));
-  await page.goto(`http://127.0.0.1:${server.address().port}/`);
+  await page.goto(session.url("/"));
   await page.waitForSelector("body[data-ready=true]", { timeout: 120_000 });
 
   const samples = await page.$$eval("#notes li", (lis) => lis.length);

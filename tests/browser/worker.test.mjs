@@ -1,25 +1,15 @@
 // Off the main thread: in Chromium the package runs the model in a Web Worker, so indexing 500 notes
 // never blocks the page for more than 50 ms (measured with a long-task observer), with progress and
 // cancellation along the way.
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { startServer } from "../../scripts/serve.mjs";
-import { launchChromium } from "./browser.mjs";
+import { serveAndLaunch } from "./browser.mjs";
 
-let server;
-let browser;
-before(async () => {
-  server = await startServer(0);
-  browser = await launchChromium();
-});
-after(async () => {
-  await browser?.close();
-  server?.close();
-});
+const session = serveAndLaunch();
 
 async function openPage() {
-  const page = await browser.newPage();
-  await page.goto(`http://127.0.0.1:${server.address().port}/www/demo/blank.html`);
+  const page = await session.browser().newPage();
+  await page.goto(session.url("/www/demo/blank.html"));
   return page;
 }
 
