@@ -6,6 +6,6 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/build.sh
 echo "== native core (cargo test)"
-cargo test --release
+cargo test --profile native-test
 echo "== wasm package in Node, demo page in Chromium (node --test)"
 node --test tests/node/*.test.mjs tests/browser/*.test.mjs

@@ -124,28 +124,25 @@ impl Retriever {
     /// A document scores as its best passage; passages of one document are contiguous in the store.
     fn best_passage_per_document(&self, scores: &[f32], k: usize) -> Vec<Hit> {
         let passages = self.store.passages();
-        let mut doc_scores = Vec::new();
-        let mut best_slot = Vec::new();
+        // (best score, its passage slot) per document, in store order.
+        let mut best: Vec<(f32, usize)> = Vec::new();
         for (slot, passage) in passages.iter().enumerate() {
             let same_doc = slot > 0 && passages[slot - 1].doc_id == passage.doc_id;
-            if !same_doc {
-                doc_scores.push(scores[slot]);
-                best_slot.push(slot);
-            } else if scores[slot] > *doc_scores.last().unwrap_or(&f32::NEG_INFINITY) {
-                *doc_scores.last_mut().expect("pushed above") = scores[slot];
-                *best_slot.last_mut().expect("pushed above") = slot;
+            match best.last_mut() {
+                Some(last) if same_doc => {
+                    if scores[slot] > last.0 {
+                        *last = (scores[slot], slot);
+                    }
+                }
+                _ => best.push((scores[slot], slot)),
             }
         }
+        let doc_scores: Vec<f32> = best.iter().map(|b| b.0).collect();
         top_k(&doc_scores, k)
             .into_iter()
             .map(|(doc, score)| {
-                let p = &passages[best_slot[doc]];
-                Hit {
-                    id: p.doc_id.clone(),
-                    score,
-                    passage: p.range.clone(),
-                    passage_utf16: p.range_utf16.clone(),
-                }
+                let p = &passages[best[doc].1];
+                Hit { id: p.doc_id.clone(), score, passage: p.range.clone(), passage_utf16: p.range_utf16.clone() }
             })
             .collect()
     }
