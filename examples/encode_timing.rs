@@ -11,15 +11,26 @@ fn main() {
     let model = std::fs::read(dir.join(model_file)).unwrap();
     let started = Instant::now();
     let encoder = Encoder::new(&model, &manifest).unwrap();
-    println!("{model_file}: load + optimise {:.0} ms", started.elapsed().as_secs_f64() * 1e3);
+    println!(
+        "{model_file}: load + optimise {:.0} ms",
+        started.elapsed().as_secs_f64() * 1e3
+    );
     for n in [32usize, 180] {
-        let encoding = Encoding { ids: vec![2000; n], attention_mask: vec![1; n], keep: vec![true; n], offsets: vec![None; n] };
+        let encoding = Encoding {
+            ids: vec![2000; n],
+            attention_mask: vec![1; n],
+            keep: vec![true; n],
+            offsets: vec![None; n],
+        };
         encoder.encode(&encoding).unwrap();
         let runs = 20;
         let started = Instant::now();
         for _ in 0..runs {
             encoder.encode(&encoding).unwrap();
         }
-        println!("  {n} tokens: {:.1} ms", started.elapsed().as_secs_f64() * 1e3 / runs as f64);
+        println!(
+            "  {n} tokens: {:.1} ms",
+            started.elapsed().as_secs_f64() * 1e3 / runs as f64
+        );
     }
 }

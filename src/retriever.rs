@@ -142,7 +142,12 @@ impl Retriever {
             .into_iter()
             .map(|(doc, score)| {
                 let p = &passages[best[doc].1];
-                Hit { id: p.doc_id.clone(), score, passage: p.range.clone(), passage_utf16: p.range_utf16.clone() }
+                Hit {
+                    id: p.doc_id.clone(),
+                    score,
+                    passage: p.range.clone(),
+                    passage_utf16: p.range_utf16.clone(),
+                }
             })
             .collect()
     }

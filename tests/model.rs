@@ -5,7 +5,7 @@ mod common;
 
 use std::sync::OnceLock;
 
-use colbert_wasm::model::{Encoder, Encoding, Manifest, TextKind, TokenVectors};
+use colbert_wasm::model::{sha256_hex, Encoder, Encoding, Manifest, TextKind, TokenVectors};
 use colbert_wasm::{Error, Retriever};
 use common::{fixture, load_default, read_bundle};
 
@@ -108,12 +108,8 @@ struct ReferenceCase {
 }
 
 fn reference_cases(name: &str, model: &[u8]) -> Vec<ReferenceCase> {
-    use sha2::{Digest, Sha256};
     let reference = fixture(name);
-    let digest: String = Sha256::digest(model)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let digest = sha256_hex(model);
     assert_eq!(
         reference["model_sha256"].as_str().unwrap(),
         digest,
@@ -193,12 +189,8 @@ fn tampered_model_fails_its_checksum() {
 
 /// Rewrites the manifest so that `model` bytes pass the checksum: isolates the loader's own checks.
 fn manifest_for(model: &[u8], edit: impl FnOnce(&mut serde_json::Value)) -> Vec<u8> {
-    use sha2::{Digest, Sha256};
     let mut m: serde_json::Value = serde_json::from_slice(&read_bundle().manifest).unwrap();
-    let digest: String = Sha256::digest(model)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let digest = sha256_hex(model);
     m["files"]["model"]["sha256"] = digest.into();
     edit(&mut m);
     serde_json::to_vec(&m).unwrap()

@@ -30,7 +30,7 @@ impl Bundle {
 
 fn verify(manifest: &Manifest, role: &str, bytes: &[u8]) -> Result<String> {
     let entry = manifest.file(role);
-    let actual = hex(&Sha256::digest(bytes));
+    let actual = sha256_hex(bytes);
     if !actual.eq_ignore_ascii_case(&entry.sha256) {
         return Err(Error::Checksum {
             file: entry.path.clone(),
@@ -41,6 +41,10 @@ fn verify(manifest: &Manifest, role: &str, bytes: &[u8]) -> Result<String> {
     Ok(actual)
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// Lower-case hex sha256 of `bytes`, as manifests record it.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
