@@ -5,9 +5,9 @@ use std::collections::HashSet;
 use std::ops::Range;
 
 use crate::error::{Error, Result};
-use crate::index::{utf16_len, StoredPassage, TokenStore};
+use crate::index::{utf16_len, NewPassage, Precision, TokenStore};
 use crate::model::{Bundle, ColbertTokenizer, Encoder, TextKind, TokenVectors};
-use crate::score::{top_k, LanesMaxSim, MaxSim};
+use crate::score::{score_passages, top_k, LanesMaxSim, MaxSim, QueryTokens};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Hit {
@@ -29,11 +29,16 @@ pub struct Retriever {
 }
 
 impl Retriever {
+    /// A retriever whose index stores vectors in the default precision (int8).
     pub fn from_bundle(bundle: Bundle) -> Result<Retriever> {
+        Retriever::with_precision(bundle, Precision::default())
+    }
+
+    pub fn with_precision(bundle: Bundle, precision: Precision) -> Result<Retriever> {
         Ok(Retriever {
             tokenizer: ColbertTokenizer::new(&bundle.tokenizer, &bundle.manifest)?,
             encoder: Encoder::new(&bundle.model, &bundle.manifest)?,
-            store: TokenStore::new(),
+            store: TokenStore::new(precision, bundle.manifest.dim),
             scorer: Box::new(LanesMaxSim),
             model_sha256: bundle.model_sha256,
         })
@@ -82,10 +87,7 @@ impl Retriever {
         }
         let mut encoded = Vec::with_capacity(docs.len());
         for (id, text) in docs {
-            encoded.push((
-                id.as_ref(),
-                self.encode_passages(id.as_ref(), text.as_ref())?,
-            ));
+            encoded.push((id.as_ref(), self.encode_passages(text.as_ref())?));
         }
         for (id, passages) in encoded {
             self.store.upsert(id, passages);
@@ -93,15 +95,14 @@ impl Retriever {
         Ok(())
     }
 
-    fn encode_passages(&self, id: &str, text: &str) -> Result<Vec<StoredPassage>> {
+    fn encode_passages(&self, text: &str) -> Result<Vec<NewPassage>> {
         self.tokenizer
             .document_passages(text)?
             .into_iter()
             .map(|(encoding, range)| {
                 let range_utf16 = utf16_len(&text[..range.start])..utf16_len(&text[..range.end]);
                 let vectors = self.encoder.encode(&encoding)?;
-                Ok(StoredPassage {
-                    doc_id: id.to_owned(),
+                Ok(NewPassage {
                     range,
                     range_utf16,
                     vectors,
@@ -116,12 +117,13 @@ impl Retriever {
         if query.trim().is_empty() || k == 0 {
             return Ok(Vec::new());
         }
-        let query = self.encode(query, TextKind::Query)?;
-        let scores = self.scorer.score_all(&query, &self.store);
+        let query = QueryTokens::new(&self.encode(query, TextKind::Query)?);
+        let scores = score_passages(self.scorer.as_ref(), &query, &self.store, k);
         Ok(self.best_passage_per_document(&scores, k))
     }
 
     /// A document scores as its best passage; passages of one document are contiguous in the store.
+    /// Passages a binary index did not re-rank (NaN) are left out.
     fn best_passage_per_document(&self, scores: &[f32], k: usize) -> Vec<Hit> {
         let passages = self.store.passages();
         // (best score, its passage slot) per document, in store order.
@@ -130,7 +132,7 @@ impl Retriever {
             let same_doc = slot > 0 && passages[slot - 1].doc_id == passage.doc_id;
             match best.last_mut() {
                 Some(last) if same_doc => {
-                    if scores[slot] > last.0 {
+                    if scores[slot] > last.0 || last.0.is_nan() {
                         *last = (scores[slot], slot);
                     }
                 }
@@ -140,6 +142,7 @@ impl Retriever {
         let doc_scores: Vec<f32> = best.iter().map(|b| b.0).collect();
         top_k(&doc_scores, k)
             .into_iter()
+            .filter(|(_, score)| !score.is_nan())
             .map(|(doc, score)| {
                 let p = &passages[best[doc].1];
                 Hit {
@@ -168,5 +171,14 @@ impl Retriever {
 
     pub fn token_count(&self) -> usize {
         self.store.token_count()
+    }
+
+    pub fn precision(&self) -> Precision {
+        self.store.precision()
+    }
+
+    /// Removes a document; returns whether it was stored.
+    pub fn remove(&mut self, id: &str) -> bool {
+        self.store.remove(id)
     }
 }

@@ -1,8 +1,9 @@
-//! MaxSim and top-k against a brute-force reference (full similarity matrix in f64, full sort).
+//! The MaxSim conformance suite: every backend, in every storage precision, against a brute-force
+//! reference (full similarity matrix in f64 over the vectors as stored, full sort), plus top-k.
 
-use colbert_wasm::index::{whole_text_passage, TokenStore};
+use colbert_wasm::index::{whole_text_passage, PackedTokens, Precision, TokenStore};
 use colbert_wasm::model::TokenVectors;
-use colbert_wasm::score::{cpu_backends, maxsim, top_k};
+use colbert_wasm::score::{cpu_backends, top_k, MaxSim, QueryTokens};
 use proptest::prelude::*;
 
 fn vectors(dim: usize, data: Vec<f32>) -> TokenVectors {
@@ -14,27 +15,91 @@ fn vectors(dim: usize, data: Vec<f32>) -> TokenVectors {
     }
 }
 
-/// Reference: materialise every query-token x doc-token similarity, then max per query token.
-fn brute_force(q: &TokenVectors, d: &TokenVectors) -> f64 {
-    if d.n_tokens() == 0 {
-        return 0.0;
+fn store_of(precision: Precision, dim: usize, docs: &[TokenVectors]) -> TokenStore {
+    let mut store = TokenStore::new(precision, dim);
+    for (i, d) in docs.iter().enumerate() {
+        store.upsert(&format!("d{i}"), vec![whole_text_passage("", d.clone())]);
     }
-    let sims: Vec<Vec<f64>> = (0..q.n_tokens())
-        .map(|i| {
-            (0..d.n_tokens())
-                .map(|j| {
-                    q.row(i)
-                        .iter()
-                        .zip(d.row(j))
-                        .map(|(a, b)| f64::from(*a) * f64::from(*b))
-                        .sum()
-                })
-                .collect()
-        })
-        .collect();
-    sims.iter()
-        .map(|row| row.iter().cloned().fold(f64::NEG_INFINITY, f64::max))
+    store
+}
+
+/// Every backend this machine can run: the CPU ones always (GPU ones join in `gpu_backends`).
+fn all_backends() -> Vec<Box<dyn MaxSim>> {
+    cpu_backends()
+}
+
+/// Reference similarity of query token `qi` and stored token `t`, in f64: int8 as the exact integer
+/// dot product times both scales, every other precision as the float dot product with the decoded token.
+fn reference_similarity(q: &QueryTokens, qi: usize, tokens: &PackedTokens, t: usize) -> f64 {
+    let dim = q.dim;
+    if let PackedTokens::Int8(doc) = tokens {
+        let dot: i64 = q
+            .int8_row(qi)
+            .iter()
+            .zip(&doc.codes[t * dim..(t + 1) * dim])
+            .map(|(a, b)| i64::from(*a) * i64::from(*b))
+            .sum();
+        return dot as f64 * f64::from(q.int8.scales[qi]) * f64::from(doc.scales[t]);
+    }
+    q.row(qi)
+        .iter()
+        .zip(tokens.decode(dim, t))
+        .map(|(a, b)| f64::from(*a) * f64::from(b))
         .sum()
+}
+
+/// Reference: materialise every query-token x doc-token similarity, then max per query token.
+fn brute_force(q: &QueryTokens, store: &TokenStore) -> Vec<f64> {
+    store
+        .passages()
+        .iter()
+        .map(|p| {
+            if p.tokens.is_empty() {
+                return 0.0;
+            }
+            let sims: Vec<Vec<f64>> = (0..q.n_tokens())
+                .map(|qi| {
+                    p.tokens
+                        .clone()
+                        .map(|t| reference_similarity(q, qi, store.tokens(), t))
+                        .collect()
+                })
+                .collect();
+            sims.iter()
+                .map(|row| row.iter().cloned().fold(f64::NEG_INFINITY, f64::max))
+                .sum()
+        })
+        .collect()
+}
+
+/// Checks every backend in every precision against the reference; returns the scores per
+/// (backend, precision) for further checks.
+fn assert_conformance(
+    query: &TokenVectors,
+    docs: &[TokenVectors],
+) -> Vec<(String, Precision, Vec<f32>)> {
+    let q = QueryTokens::new(query);
+    let mut all = Vec::new();
+    for precision in Precision::ALL {
+        let store = store_of(precision, query.dim, docs);
+        let reference = brute_force(&q, &store);
+        for backend in all_backends() {
+            let scores = backend.score_all(&q, &store);
+            assert_eq!(scores.len(), reference.len());
+            for (got, want) in scores.iter().zip(&reference) {
+                let tolerance = 1e-4 * (1.0 + want.abs()) + 1e-6 * query.dim as f64;
+                assert!(
+                    (f64::from(*got) - want).abs() < tolerance,
+                    "{} {}: dim {}: {got} vs {want}",
+                    backend.name(),
+                    precision.name(),
+                    query.dim
+                );
+            }
+            all.push((backend.name().to_owned(), precision, scores));
+        }
+    }
+    all
 }
 
 fn token_matrix(dim: usize, max_tokens: usize) -> impl Strategy<Value = TokenVectors> {
@@ -53,20 +118,7 @@ proptest! {
             prop::collection::vec(token_matrix(dim, 40), 1..6),
         ))
     ) {
-        let mut store = TokenStore::new();
-        for (i, d) in docs.iter().enumerate() {
-            store.upsert(&format!("d{i}"), vec![whole_text_passage(&format!("d{i}"), "", d.clone())]);
-        }
-        for backend in cpu_backends() {
-            let scores = backend.score_all(&q, &store);
-            for (d, score) in docs.iter().zip(&scores) {
-                let expected = brute_force(&q, d);
-                prop_assert!(
-                    (f64::from(*score) - expected).abs() < 1e-4 * (1.0 + expected.abs()),
-                    "{}: {score} vs {expected}", backend.name()
-                );
-            }
-        }
+        assert_conformance(&q, &docs);
     }
 
     #[test]
@@ -96,28 +148,8 @@ fn every_backend_agrees_with_the_reference_on_adversarial_shapes() {
         let query = doc(32);
         let docs = [doc(0), doc(1), doc(4097), doc(5), doc(5)];
         let twin = docs[3].clone();
-        let mut store = TokenStore::new();
-        for (i, d) in docs.iter().chain([&twin]).enumerate() {
-            store.upsert(
-                &format!("d{i}"),
-                vec![whole_text_passage("", "", d.clone())],
-            );
-        }
-        let reference: Vec<f64> = store
-            .passages()
-            .iter()
-            .map(|p| brute_force(&query, &p.vectors))
-            .collect();
-        for backend in cpu_backends() {
-            let scores = backend.score_all(&query, &store);
-            for (got, want) in scores.iter().zip(&reference) {
-                let tolerance = 1e-4 * (1.0 + want.abs()) + 1e-6 * dim as f64;
-                assert!(
-                    (f64::from(*got) - want).abs() < tolerance,
-                    "{} dim {dim}: {got} vs {want}",
-                    backend.name()
-                );
-            }
+        let docs: Vec<TokenVectors> = docs.into_iter().chain([twin]).collect();
+        for (backend, precision, scores) in assert_conformance(&query, &docs) {
             let order: Vec<usize> = top_k(&scores, 6).iter().map(|h| h.0).collect();
             let twin_slots: Vec<usize> = order
                 .iter()
@@ -127,8 +159,43 @@ fn every_backend_agrees_with_the_reference_on_adversarial_shapes() {
             assert_eq!(
                 twin_slots,
                 vec![3, 5],
-                "{}: tied documents keep store order",
-                backend.name()
+                "{backend} {}: tied documents keep store order",
+                precision.name()
+            );
+        }
+    }
+}
+
+/// Unit-length vectors, as the encoder emits: the compressed precisions stay close to f32.
+#[test]
+fn compressed_precisions_stay_close_to_f32_on_normalised_vectors() {
+    let mut seed = 99u64;
+    let mut unit_rows = |n: usize, dim: usize| {
+        let mut data: Vec<f32> = (0..n * dim)
+            .map(|_| {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                (seed >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+            })
+            .collect();
+        for row in data.chunks_mut(dim) {
+            let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt();
+            row.iter_mut().for_each(|v| *v /= norm);
+        }
+        vectors(dim, data)
+    };
+    let query = unit_rows(32, 128);
+    let docs: Vec<TokenVectors> = (0..20).map(|_| unit_rows(60, 128)).collect();
+    let q = QueryTokens::new(&query);
+    let f32_scores = brute_force(&q, &store_of(Precision::F32, 128, &docs));
+    for (precision, per_query_token) in [(Precision::F16, 1e-3), (Precision::Int8, 1e-2)] {
+        let scores = brute_force(&q, &store_of(precision, 128, &docs));
+        for (got, want) in scores.iter().zip(&f32_scores) {
+            assert!(
+                (got - want).abs() < per_query_token * 32.0,
+                "{}: {got} vs {want}",
+                precision.name()
             );
         }
     }
@@ -136,9 +203,20 @@ fn every_backend_agrees_with_the_reference_on_adversarial_shapes() {
 
 #[test]
 fn empty_document_scores_zero_and_single_token_document_is_its_dot_product() {
-    let q = vectors(3, vec![1.0, 0.0, 0.0, 0.0, 1.0, 0.0]);
-    assert_eq!(maxsim(&q, &vectors(3, vec![])), 0.0);
-    assert_eq!(maxsim(&q, &vectors(3, vec![0.5, 0.25, 9.0])), 0.75);
+    let q = QueryTokens::new(&vectors(3, vec![1.0, 0.0, 0.0, 0.0, 1.0, 0.0]));
+    let store = store_of(
+        Precision::F32,
+        3,
+        &[vectors(3, vec![]), vectors(3, vec![0.5, 0.25, 9.0])],
+    );
+    for backend in all_backends() {
+        assert_eq!(
+            backend.score_all(&q, &store),
+            vec![0.0, 0.75],
+            "{}",
+            backend.name()
+        );
+    }
 }
 
 #[test]
@@ -154,14 +232,11 @@ fn nan_scores_rank_last() {
 
 #[test]
 fn upsert_replaces_every_passage_of_a_document() {
-    let mut store = TokenStore::new();
-    let passage = |id: &str, data: Vec<f32>| whole_text_passage(id, "text", vectors(2, data));
-    store.upsert(
-        "a",
-        vec![passage("a", vec![1.0, 0.0]), passage("a", vec![0.0, 1.0])],
-    );
-    store.upsert("b", vec![passage("b", vec![0.0, 1.0])]);
-    store.upsert("a", vec![passage("a", vec![0.0, 1.0, 1.0, 0.0])]);
+    let mut store = TokenStore::new(Precision::Int8, 2);
+    let passage = |data: Vec<f32>| whole_text_passage("text", vectors(2, data));
+    store.upsert("a", vec![passage(vec![1.0, 0.0]), passage(vec![0.0, 1.0])]);
+    store.upsert("b", vec![passage(vec![0.0, 1.0])]);
+    store.upsert("a", vec![passage(vec![0.0, 1.0, 1.0, 0.0])]);
     assert_eq!(store.len(), 2);
     assert_eq!(store.passages().len(), 2);
     assert_eq!(store.token_count(), 3);

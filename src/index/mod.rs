@@ -1,13 +1,18 @@
-//! Where are the documents' token vectors kept? In memory, one entry per passage (the unit MaxSim
-//! scores), grouped by document id, in insertion order so ties resolve the same way on every run.
+//! Where are the documents' token vectors kept? In memory: passage metadata (the unit MaxSim scores),
+//! grouped by document id in insertion order so ties resolve the same way on every run, over one flat
+//! arena of packed token vectors (`packed`).
+
+mod packed;
 
 use std::collections::HashMap;
 use std::ops::Range;
 
+pub use packed::{words_per_token, Int8Tokens, PackedTokens, Precision};
+
 use crate::model::TokenVectors;
 
-pub struct StoredPassage {
-    pub doc_id: String,
+/// A passage's vectors on their way into the store.
+pub struct NewPassage {
     /// Byte range of the passage in the document's text.
     pub range: Range<usize>,
     /// The same range in UTF-16 code units, as JavaScript strings index.
@@ -15,30 +20,89 @@ pub struct StoredPassage {
     pub vectors: TokenVectors,
 }
 
-#[derive(Default)]
+/// A stored passage: where it came from and which arena tokens are its vectors.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredPassage {
+    pub doc_id: String,
+    pub range: Range<usize>,
+    pub range_utf16: Range<usize>,
+    pub tokens: Range<usize>,
+}
+
 pub struct TokenStore {
+    dim: usize,
     passages: Vec<StoredPassage>,
+    tokens: PackedTokens,
     /// Document id -> number of its passages (they are contiguous in `passages`).
     docs: HashMap<String, usize>,
 }
 
 impl TokenStore {
-    pub fn new() -> TokenStore {
-        TokenStore::default()
+    pub fn new(precision: Precision, dim: usize) -> TokenStore {
+        TokenStore {
+            dim,
+            passages: Vec::new(),
+            tokens: PackedTokens::new(precision),
+            docs: HashMap::new(),
+        }
     }
 
     /// Stores a document's passages, replacing any earlier version of the document.
-    pub fn upsert(&mut self, doc_id: &str, passages: Vec<StoredPassage>) {
-        if self.docs.contains_key(doc_id) {
-            // Linear, but notes-sized stores are small; tombstones + compaction come with persistence.
-            self.passages.retain(|p| p.doc_id != doc_id);
+    pub fn upsert(&mut self, doc_id: &str, passages: Vec<NewPassage>) {
+        self.remove(doc_id);
+        let mut next_token = self.token_count();
+        for p in &passages {
+            debug_assert_eq!(p.vectors.dim, self.dim);
+            self.tokens.push(&p.vectors.data, self.dim);
+            let n = p.vectors.n_tokens();
+            self.passages.push(StoredPassage {
+                doc_id: doc_id.to_owned(),
+                range: p.range.clone(),
+                range_utf16: p.range_utf16.clone(),
+                tokens: next_token..next_token + n,
+            });
+            next_token += n;
         }
         self.docs.insert(doc_id.to_owned(), passages.len());
-        self.passages.extend(passages);
+    }
+
+    /// Removes a document; returns whether it was there. Compacts the arena (linear in its size).
+    pub fn remove(&mut self, doc_id: &str) -> bool {
+        if self.docs.remove(doc_id).is_none() {
+            return false;
+        }
+        let (kept, _gone): (Vec<_>, Vec<_>) = std::mem::take(&mut self.passages)
+            .into_iter()
+            .partition(|p| p.doc_id != doc_id);
+        let keep: Vec<Range<usize>> = kept.iter().map(|p| p.tokens.clone()).collect();
+        self.tokens.keep(self.dim, &keep);
+        let mut next_token = 0;
+        self.passages = kept
+            .into_iter()
+            .map(|mut p| {
+                let n = p.tokens.len();
+                p.tokens = next_token..next_token + n;
+                next_token += n;
+                p
+            })
+            .collect();
+        true
     }
 
     pub fn passages(&self) -> &[StoredPassage] {
         &self.passages
+    }
+
+    pub fn tokens(&self) -> &PackedTokens {
+        &self.tokens
+    }
+
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    pub fn precision(&self) -> Precision {
+        self.tokens.precision()
     }
 
     pub fn contains(&self, doc_id: &str) -> bool {
@@ -56,14 +120,13 @@ impl TokenStore {
 
     /// Number of token vectors held, over all passages.
     pub fn token_count(&self) -> usize {
-        self.passages.iter().map(|p| p.vectors.n_tokens()).sum()
+        self.passages.last().map_or(0, |p| p.tokens.end)
     }
 }
 
 /// A single-passage entry covering all of `text`: for tests and callers that never split.
-pub fn whole_text_passage(doc_id: &str, text: &str, vectors: TokenVectors) -> StoredPassage {
-    StoredPassage {
-        doc_id: doc_id.to_owned(),
+pub fn whole_text_passage(text: &str, vectors: TokenVectors) -> NewPassage {
+    NewPassage {
         range: 0..text.len(),
         range_utf16: 0..utf16_len(text),
         vectors,
@@ -73,4 +136,38 @@ pub fn whole_text_passage(doc_id: &str, text: &str, vectors: TokenVectors) -> St
 /// Length in UTF-16 code units of `text`.
 pub fn utf16_len(text: &str) -> usize {
     text.chars().map(char::len_utf16).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc(n_tokens: usize, value: f32) -> Vec<NewPassage> {
+        let vectors = TokenVectors {
+            dim: 2,
+            data: vec![value; 2 * n_tokens],
+            offsets: vec![None; n_tokens],
+        };
+        vec![whole_text_passage("x", vectors)]
+    }
+
+    #[test]
+    fn replacing_and_removing_documents_keeps_token_ranges_consistent() {
+        let mut store = TokenStore::new(Precision::F32, 2);
+        store.upsert("a", doc(2, 1.0));
+        store.upsert("b", doc(3, 2.0));
+        store.upsert("a", doc(1, 3.0)); // replaced: moves to the end
+        assert_eq!(store.len(), 2);
+        let ids: Vec<_> = store
+            .passages()
+            .iter()
+            .map(|p| (p.doc_id.as_str(), p.tokens.clone()))
+            .collect();
+        assert_eq!(ids, vec![("b", 0..3), ("a", 3..4)]);
+        assert_eq!(store.tokens().decode(2, 3), vec![3.0, 3.0]);
+        assert!(store.remove("b"));
+        assert!(!store.remove("b"));
+        assert_eq!(store.token_count(), 1);
+        assert_eq!(store.tokens().decode(2, 0), vec![3.0, 3.0]);
+    }
 }

@@ -1,10 +1,14 @@
-//! The SIMD CPU backend. Dot products run in eight independent accumulator lanes, a shape LLVM turns
-//! into `f32x4` multiply-adds under wasm `simd128` (and SSE/AVX natively) without `unsafe` or
-//! per-architecture code; each document token is loaded once and compared with every query token.
+//! The SIMD CPU backend. Float dot products run in eight independent accumulator lanes, a shape LLVM
+//! turns into `f32x4` multiply-adds under wasm `simd128` (and SSE/AVX natively) without per-architecture
+//! code; int8 dot products use `i32x4.dot_i16x8_s` on wasm (`int8_dot`), autovectorised elsewhere.
+//! Each document token is loaded (and decoded) once and compared with every query token.
 
-use super::MaxSim;
-use crate::index::TokenStore;
-use crate::model::TokenVectors;
+use std::ops::Range;
+
+use half::slice::HalfFloatSliceExt;
+
+use super::{int8_score, sign_words, MaxSim, QueryTokens};
+use crate::index::{Int8Tokens, PackedTokens, TokenStore};
 
 const LANES: usize = 8;
 
@@ -15,28 +19,104 @@ impl MaxSim for LanesMaxSim {
         "simd"
     }
 
-    fn score_all(&self, query: &TokenVectors, store: &TokenStore) -> Vec<f32> {
-        let mut best = vec![f32::NEG_INFINITY; query.n_tokens()];
+    fn score_all(&self, query: &QueryTokens, store: &TokenStore) -> Vec<f32> {
+        let dim = query.dim;
+        let tables = match store.tokens() {
+            PackedTokens::Binary { .. } => nibble_tables(query),
+            _ => Vec::new(),
+        };
+        let mut decoded = vec![0f32; dim];
         store
             .passages()
             .iter()
-            .map(|p| maxsim_lanes(query, &p.vectors, &mut best))
+            .map(|p| {
+                let doc = p.tokens.clone();
+                match store.tokens() {
+                    PackedTokens::F32(data) => fold_best(query, doc, |t, best| {
+                        best_dots(query, &data[t * dim..(t + 1) * dim], best)
+                    }),
+                    PackedTokens::F16(data) => fold_best(query, doc, |t, best| {
+                        data[t * dim..(t + 1) * dim].convert_to_f32_slice(&mut decoded);
+                        best_dots(query, &decoded, best)
+                    }),
+                    PackedTokens::Int8(tokens) => int8_maxsim(query, tokens, doc),
+                    PackedTokens::Binary { bits, .. } => binary_maxsim(query, &tables, bits, doc),
+                }
+            })
             .collect()
     }
 }
 
-/// MaxSim of one document; `best` is scratch space of one slot per query token.
-fn maxsim_lanes(query: &TokenVectors, doc: &TokenVectors, best: &mut [f32]) -> f32 {
-    if doc.n_tokens() == 0 {
+/// Sums over query tokens of the best similarity, given each query token's similarities to one
+/// document token at a time (`for_token` raises `best`).
+fn fold_best(
+    query: &QueryTokens,
+    doc: Range<usize>,
+    mut for_token: impl FnMut(usize, &mut [f32]),
+) -> f32 {
+    if doc.is_empty() {
         return 0.0;
     }
-    best.fill(f32::NEG_INFINITY);
-    for d in doc.data.chunks_exact(doc.dim) {
-        for (slot, q) in best.iter_mut().zip(query.data.chunks_exact(query.dim)) {
-            *slot = slot.max(dot(q, d));
-        }
+    let mut best = vec![f32::NEG_INFINITY; query.n_tokens()];
+    for t in doc {
+        for_token(t, &mut best);
     }
     best.iter().sum()
+}
+
+/// Raises each query token's best so far with its dot product against document token `d`.
+fn best_dots(query: &QueryTokens, d: &[f32], best: &mut [f32]) {
+    for (slot, q) in best.iter_mut().zip(query.data.chunks_exact(query.dim)) {
+        *slot = slot.max(dot(q, d));
+    }
+}
+
+/// MaxSim of the int8 query against int8 document tokens `doc` (also the binary index's re-rank).
+pub(crate) fn int8_maxsim(query: &QueryTokens, tokens: &Int8Tokens, doc: Range<usize>) -> f32 {
+    let dim = query.dim;
+    fold_best(query, doc, |t, best| {
+        let d = &tokens.codes[t * dim..(t + 1) * dim];
+        for (qi, slot) in best.iter_mut().enumerate() {
+            let dot = int8_dot(query.int8_row(qi), d);
+            *slot = slot.max(int8_score(dot, query.int8.scales[qi], tokens.scales[t]));
+        }
+    })
+}
+
+/// Per query token, per group of four dimensions, the 16 possible sums of ±q over that group: a
+/// binary document token then costs dim/4 table look-ups instead of dim multiply-adds.
+fn nibble_tables(query: &QueryTokens) -> Vec<f32> {
+    let groups = query.dim.div_ceil(4);
+    let mut tables = Vec::with_capacity(query.n_tokens() * groups * 16);
+    for qi in 0..query.n_tokens() {
+        let q = query.row(qi);
+        for g in 0..groups {
+            for nibble in 0..16u32 {
+                let signed = |b: usize| {
+                    q.get(4 * g + b)
+                        .map(|v| if nibble >> b & 1 == 1 { *v } else { -v })
+                };
+                tables.push((0..4).filter_map(signed).sum());
+            }
+        }
+    }
+    tables
+}
+
+fn binary_maxsim(query: &QueryTokens, tables: &[f32], bits: &[u32], doc: Range<usize>) -> f32 {
+    let dim = query.dim;
+    let groups = dim.div_ceil(4);
+    fold_best(query, doc, |t, best| {
+        let words = sign_words(bits, dim, t);
+        for (slot, table) in best.iter_mut().zip(tables.chunks_exact(groups * 16)) {
+            let mut sum = 0f32;
+            for g in 0..groups {
+                let nibble = (words[g / 8] >> (4 * (g % 8))) & 15;
+                sum += table[g * 16 + nibble as usize];
+            }
+            *slot = slot.max(sum);
+        }
+    })
 }
 
 #[inline(always)]
@@ -55,4 +135,52 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
         .map(|(x, y)| x * y)
         .sum();
     ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
+}
+
+/// Exact integer dot product of two equal-length int8 rows.
+#[inline(always)]
+fn int8_dot(a: &[i8], b: &[i8]) -> i32 {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    {
+        wasm_int8_dot(a, b)
+    }
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    {
+        let mut acc = [0i32; 16];
+        let (mut ca, mut cb) = (a.chunks_exact(16), b.chunks_exact(16));
+        for (x, y) in (&mut ca).zip(&mut cb) {
+            for lane in 0..16 {
+                acc[lane] += i32::from(x[lane]) * i32::from(y[lane]);
+            }
+        }
+        acc.iter().sum::<i32>() + int8_tail(ca.remainder(), cb.remainder())
+    }
+}
+
+fn int8_tail(a: &[i8], b: &[i8]) -> i32 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| i32::from(*x) * i32::from(*y))
+        .sum()
+}
+
+/// 16 int8 pairs per step: sign-extend to i16, then `i32x4.dot_i16x8_s` (8 multiply-adds each).
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[inline(always)]
+fn wasm_int8_dot(a: &[i8], b: &[i8]) -> i32 {
+    use core::arch::wasm32::*;
+    let mut acc = i32x4_splat(0);
+    let (mut ca, mut cb) = (a.chunks_exact(16), b.chunks_exact(16));
+    for (x, y) in (&mut ca).zip(&mut cb) {
+        // SAFETY: both chunks are exactly 16 bytes; v128_load has no alignment requirement.
+        let (x, y) = unsafe { (v128_load(x.as_ptr().cast()), v128_load(y.as_ptr().cast())) };
+        let low = i32x4_dot_i16x8(i16x8_extend_low_i8x16(x), i16x8_extend_low_i8x16(y));
+        let high = i32x4_dot_i16x8(i16x8_extend_high_i8x16(x), i16x8_extend_high_i8x16(y));
+        acc = i32x4_add(acc, i32x4_add(low, high));
+    }
+    let lanes = i32x4_extract_lane::<0>(acc)
+        + i32x4_extract_lane::<1>(acc)
+        + i32x4_extract_lane::<2>(acc)
+        + i32x4_extract_lane::<3>(acc);
+    lanes + int8_tail(ca.remainder(), cb.remainder())
 }

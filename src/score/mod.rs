@@ -1,19 +1,54 @@
 //! How well does each document match the query? MaxSim: for every query token, the best dot product
 //! with any document token, summed over query tokens. One trait, one implementation per backend; the
-//! scalar one is the reference every other backend is checked against (tests/score.rs).
+//! scalar one is the reference every other backend is checked against (tests/score.rs), in every
+//! storage precision.
 
 mod lanes;
 
+use std::ops::Range;
+
 pub use lanes::LanesMaxSim;
 
-use crate::index::TokenStore;
+use crate::index::{words_per_token, Int8Tokens, PackedTokens, StoredPassage, TokenStore};
 use crate::model::TokenVectors;
+
+/// A query made ready for every precision once per search.
+pub struct QueryTokens {
+    pub dim: usize,
+    /// Row-major f32 vectors, `dim` per token.
+    pub data: Vec<f32>,
+    /// The same vectors quantised per token, for integer dot products against int8 documents.
+    pub int8: Int8Tokens,
+}
+
+impl QueryTokens {
+    pub fn new(query: &TokenVectors) -> QueryTokens {
+        QueryTokens {
+            dim: query.dim,
+            data: query.data.clone(),
+            int8: Int8Tokens::quantize(&query.data, query.dim),
+        }
+    }
+
+    pub fn n_tokens(&self) -> usize {
+        self.int8.scales.len()
+    }
+
+    pub fn row(&self, i: usize) -> &[f32] {
+        &self.data[i * self.dim..(i + 1) * self.dim]
+    }
+
+    pub fn int8_row(&self, i: usize) -> &[i8] {
+        &self.int8.codes[i * self.dim..(i + 1) * self.dim]
+    }
+}
 
 pub trait MaxSim: Send + Sync {
     /// Short backend name reported with results ("scalar", "simd", "webgpu").
     fn name(&self) -> &'static str;
-    /// One score per stored passage, in store order.
-    fn score_all(&self, query: &TokenVectors, store: &TokenStore) -> Vec<f32>;
+    /// One score per stored passage, in store order. For a binary store these are first-pass scores
+    /// (see [`rerank`]).
+    fn score_all(&self, query: &QueryTokens, store: &TokenStore) -> Vec<f32>;
 }
 
 /// Every CPU backend, reference first: what the conformance suite runs.
@@ -21,7 +56,7 @@ pub fn cpu_backends() -> Vec<Box<dyn MaxSim>> {
     vec![Box::new(ScalarMaxSim), Box::new(LanesMaxSim)]
 }
 
-/// Plain loops, no tricks: the reference.
+/// Plain loops over one query token and one document token at a time: the reference.
 pub struct ScalarMaxSim;
 
 impl MaxSim for ScalarMaxSim {
@@ -29,32 +64,104 @@ impl MaxSim for ScalarMaxSim {
         "scalar"
     }
 
-    fn score_all(&self, query: &TokenVectors, store: &TokenStore) -> Vec<f32> {
+    fn score_all(&self, query: &QueryTokens, store: &TokenStore) -> Vec<f32> {
         store
             .passages()
             .iter()
-            .map(|p| maxsim(query, &p.vectors))
+            .map(|p| {
+                reference_maxsim(query, p.tokens.clone(), |qi, t| {
+                    similarity(query, qi, store.tokens(), t)
+                })
+            })
             .collect()
     }
 }
 
-/// MaxSim of one query against one document. A document with no tokens scores 0.
-pub fn maxsim(query: &TokenVectors, doc: &TokenVectors) -> f32 {
-    if doc.n_tokens() == 0 {
+/// MaxSim over the document tokens `doc`, given a query-token x document-token similarity.
+/// A document with no tokens scores 0.
+fn reference_maxsim(
+    query: &QueryTokens,
+    doc: Range<usize>,
+    sim: impl Fn(usize, usize) -> f32,
+) -> f32 {
+    if doc.is_empty() {
         return 0.0;
     }
     (0..query.n_tokens())
         .map(|qi| {
-            let q = query.row(qi);
-            (0..doc.n_tokens())
-                .map(|di| dot(q, doc.row(di)))
+            doc.clone()
+                .map(|t| sim(qi, t))
                 .fold(f32::NEG_INFINITY, f32::max)
         })
         .sum()
 }
 
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
+/// The similarity every backend must compute for query token `qi` and stored token `t`:
+/// f32/f16 a float dot product, int8 an integer dot product of the quantised query and document
+/// scaled by both scales, binary the f32 query against the ±1 signs.
+fn similarity(query: &QueryTokens, qi: usize, tokens: &PackedTokens, t: usize) -> f32 {
+    let dim = query.dim;
+    match tokens {
+        PackedTokens::Int8(doc) => int8_similarity(query, qi, doc, dim, t),
+        PackedTokens::F32(_) | PackedTokens::F16(_) | PackedTokens::Binary { .. } => {
+            let doc = tokens.decode(dim, t);
+            query.row(qi).iter().zip(&doc).map(|(a, b)| a * b).sum()
+        }
+    }
+}
+
+fn int8_similarity(query: &QueryTokens, qi: usize, doc: &Int8Tokens, dim: usize, t: usize) -> f32 {
+    let codes = &doc.codes[t * dim..(t + 1) * dim];
+    let dot: i32 = query
+        .int8_row(qi)
+        .iter()
+        .zip(codes)
+        .map(|(a, b)| i32::from(*a) * i32::from(*b))
+        .sum();
+    int8_score(dot, query.int8.scales[qi], doc.scales[t])
+}
+
+/// One expression for every backend, so int8 scores agree to the bit.
+#[inline(always)]
+pub fn int8_score(dot: i32, query_scale: f32, doc_scale: f32) -> f32 {
+    dot as f32 * (query_scale * doc_scale)
+}
+
+/// How many first-pass candidates a binary index re-scores exactly for a top-`k` search.
+pub fn rerank_depth(k: usize) -> usize {
+    (8 * k).max(256)
+}
+
+/// Passage scores for a search: the backend's scores, except that a binary index re-scores its best
+/// `rerank_depth(k)` passages from the int8 tier and drops the rest (NaN, ranked last by `top_k`).
+pub fn score_passages(
+    backend: &dyn MaxSim,
+    query: &QueryTokens,
+    store: &TokenStore,
+    k: usize,
+) -> Vec<f32> {
+    let first_pass = backend.score_all(query, store);
+    match store.tokens() {
+        PackedTokens::Binary { rerank: tier, .. } => {
+            rerank(query, tier, store.passages(), &first_pass, rerank_depth(k))
+        }
+        _ => first_pass,
+    }
+}
+
+/// Exact int8 scores for the `depth` best first-pass passages; NaN for the others.
+pub fn rerank(
+    query: &QueryTokens,
+    tier: &Int8Tokens,
+    passages: &[StoredPassage],
+    first_pass: &[f32],
+    depth: usize,
+) -> Vec<f32> {
+    let mut scores = vec![f32::NAN; first_pass.len()];
+    for (slot, _) in top_k(first_pass, depth) {
+        scores[slot] = lanes::int8_maxsim(query, tier, passages[slot].tokens.clone());
+    }
+    scores
 }
 
 /// Indices of the `k` highest scores, best first; equal scores keep store order. NaN ranks last.
@@ -70,4 +177,10 @@ pub fn top_k(scores: &[f32], k: usize) -> Vec<(usize, f32)> {
     }
     ranked.sort_by(by_score_desc);
     ranked
+}
+
+/// Sign-bit words of token `t` in a binary arena.
+pub(crate) fn sign_words(bits: &[u32], dim: usize, t: usize) -> &[u32] {
+    let w = words_per_token(dim);
+    &bits[t * w..(t + 1) * w]
 }
