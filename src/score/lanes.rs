@@ -21,10 +21,6 @@ impl MaxSim for LanesMaxSim {
 
     fn score_all(&self, query: &QueryTokens, store: &TokenStore) -> Vec<f32> {
         let dim = query.dim;
-        let tables = match store.tokens() {
-            PackedTokens::Binary { .. } => nibble_tables(query),
-            _ => Vec::new(),
-        };
         let mut decoded = vec![0f32; dim];
         store
             .passages()
@@ -40,7 +36,10 @@ impl MaxSim for LanesMaxSim {
                         best_dots(query, &decoded, best)
                     }),
                     PackedTokens::Int8(tokens) => int8_maxsim(query, tokens, doc),
-                    PackedTokens::Binary { bits, .. } => binary_maxsim(query, &tables, bits, doc),
+                    PackedTokens::Binary { bits, .. } => fold_best(query, doc, |t, best| {
+                        decode_signs(bits, t, &mut decoded);
+                        best_dots(query, &decoded, best)
+                    }),
                 }
             })
             .collect()
@@ -83,40 +82,16 @@ pub(crate) fn int8_maxsim(query: &QueryTokens, tokens: &Int8Tokens, doc: Range<u
     })
 }
 
-/// Per query token, per group of four dimensions, the 16 possible sums of ±q over that group: a
-/// binary document token then costs dim/4 table look-ups instead of dim multiply-adds.
-fn nibble_tables(query: &QueryTokens) -> Vec<f32> {
-    let groups = query.dim.div_ceil(4);
-    let mut tables = Vec::with_capacity(query.n_tokens() * groups * 16);
-    for qi in 0..query.n_tokens() {
-        let q = query.row(qi);
-        for g in 0..groups {
-            for nibble in 0..16u32 {
-                let signed = |b: usize| {
-                    q.get(4 * g + b)
-                        .map(|v| if nibble >> b & 1 == 1 { *v } else { -v })
-                };
-                tables.push((0..4).filter_map(signed).sum());
-            }
-        }
+/// Writes token `t`'s signs as ±1.0 into `out`, so the f32 kernel scores it against every query token.
+fn decode_signs(bits: &[u32], t: usize, out: &mut [f32]) {
+    let words = sign_words(bits, out.len(), t);
+    for (i, v) in out.iter_mut().enumerate() {
+        *v = if words[i / 32] >> (i % 32) & 1 == 1 {
+            1.0
+        } else {
+            -1.0
+        };
     }
-    tables
-}
-
-fn binary_maxsim(query: &QueryTokens, tables: &[f32], bits: &[u32], doc: Range<usize>) -> f32 {
-    let dim = query.dim;
-    let groups = dim.div_ceil(4);
-    fold_best(query, doc, |t, best| {
-        let words = sign_words(bits, dim, t);
-        for (slot, table) in best.iter_mut().zip(tables.chunks_exact(groups * 16)) {
-            let mut sum = 0f32;
-            for g in 0..groups {
-                let nibble = (words[g / 8] >> (4 * (g % 8))) & 15;
-                sum += table[g * 16 + nibble as usize];
-            }
-            *slot = slot.max(sum);
-        }
-    })
 }
 
 #[inline(always)]
