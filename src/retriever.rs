@@ -7,7 +7,10 @@ use std::ops::Range;
 use crate::error::{Error, Result};
 use crate::index::{utf16_len, NewPassage, Precision, TokenStore};
 use crate::model::{Bundle, ColbertTokenizer, Encoder, TextKind, TokenVectors};
-use crate::score::{score_passages, top_k, LanesMaxSim, MaxSim, QueryTokens};
+use crate::score::{
+    score_passages, top_k, GpuError, GpuMaxSim, LanesMaxSim, MaxSim, PendingScores, QueryTokens,
+    ScalarMaxSim,
+};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Hit {
@@ -20,11 +23,60 @@ pub struct Hit {
     pub passage_utf16: Range<usize>,
 }
 
+/// Which MaxSim backend searches use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BackendChoice {
+    /// The GPU when one is attached, is a hardware adapter, and the search is big enough to repay its
+    /// fixed cost (`GPU_MIN_WORK`); the SIMD CPU kernel otherwise.
+    #[default]
+    Auto,
+    Webgpu,
+    Simd,
+    Scalar,
+}
+
+impl std::str::FromStr for BackendChoice {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<BackendChoice> {
+        match s {
+            "auto" => Ok(BackendChoice::Auto),
+            "webgpu" => Ok(BackendChoice::Webgpu),
+            "simd" => Ok(BackendChoice::Simd),
+            "scalar" => Ok(BackendChoice::Scalar),
+            _ => Err(Error::InvalidInput(format!(
+                "unknown backend '{s}' (expected auto, webgpu, simd or scalar)"
+            ))),
+        }
+    }
+}
+
+/// Multiply-adds (stored tokens x query tokens x dim) from which `Auto` prefers a hardware GPU:
+/// below it the dispatch and read-back round trip (~1 ms on the event loop) outweighs the scan. Set
+/// from the wasm SIMD kernel's measured ~3.5 G multiply-adds/s (bench:maxsim): 3.5 M take ~1 ms.
+pub const GPU_MIN_WORK: usize = 4_000_000;
+
+/// Hits plus the backend that scored them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchResults {
+    pub hits: Vec<Hit>,
+    pub backend: &'static str,
+}
+
+/// A search between encoding its query and ranking: carried across the GPU's asynchronous read-back.
+pub struct SearchPlan {
+    query: Option<QueryTokens>,
+    k: usize,
+    generation: u64,
+}
+
 pub struct Retriever {
     tokenizer: ColbertTokenizer,
     encoder: Encoder,
     store: TokenStore,
-    scorer: Box<dyn MaxSim>,
+    gpu: Option<GpuMaxSim>,
+    /// Set once the GPU fails (lost device, error): later searches stay on the CPU.
+    gpu_failed: std::sync::atomic::AtomicBool,
+    choice: BackendChoice,
     model_sha256: String,
 }
 
@@ -39,7 +91,9 @@ impl Retriever {
             tokenizer: ColbertTokenizer::new(&bundle.tokenizer, &bundle.manifest)?,
             encoder: Encoder::new(&bundle.model, &bundle.manifest)?,
             store: TokenStore::new(precision, bundle.manifest.dim),
-            scorer: Box::new(LanesMaxSim),
+            gpu: None,
+            gpu_failed: Default::default(),
+            choice: BackendChoice::Auto,
             model_sha256: bundle.model_sha256,
         })
     }
@@ -61,8 +115,58 @@ impl Retriever {
         &self.model_sha256
     }
 
+    /// Gives searches a GPU backend (see [`BackendChoice`]).
+    pub fn attach_gpu(&mut self, gpu: GpuMaxSim) {
+        self.gpu = Some(gpu);
+        self.gpu_failed
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn gpu(&self) -> Option<&GpuMaxSim> {
+        self.gpu.as_ref()
+    }
+
+    pub fn set_backend(&mut self, choice: BackendChoice) {
+        self.choice = choice;
+    }
+
+    /// The backend the next search of a `query_tokens`-token query would use.
+    pub fn backend_for(&self, query_tokens: usize) -> &'static str {
+        if self.use_gpu(query_tokens) {
+            return "webgpu";
+        }
+        self.cpu_scorer().name()
+    }
+
+    /// The backend a typical (full-length) query would use now.
     pub fn backend(&self) -> &'static str {
-        self.scorer.name()
+        self.backend_for(self.tokenizer.query_length())
+    }
+
+    fn gpu_usable(&self) -> Option<&GpuMaxSim> {
+        let failed = self.gpu_failed.load(std::sync::atomic::Ordering::Relaxed);
+        self.gpu.as_ref().filter(|_| !failed)
+    }
+
+    fn use_gpu(&self, query_tokens: usize) -> bool {
+        let Some(gpu) = self.gpu_usable() else {
+            return false;
+        };
+        match self.choice {
+            BackendChoice::Webgpu => true,
+            BackendChoice::Auto => {
+                !gpu.is_fallback_adapter
+                    && self.store.token_count() * query_tokens * self.store.dim() >= GPU_MIN_WORK
+            }
+            BackendChoice::Simd | BackendChoice::Scalar => false,
+        }
+    }
+
+    fn cpu_scorer(&self) -> &'static dyn MaxSim {
+        match self.choice {
+            BackendChoice::Scalar => &ScalarMaxSim,
+            _ => &LanesMaxSim,
+        }
     }
 
     /// Vectors of a query, or of a document's first passage.
@@ -112,14 +216,101 @@ impl Retriever {
     }
 
     /// The `k` best documents for `query`, best first, each with its best passage. A blank query
-    /// matches nothing.
-    pub fn search(&self, query: &str, k: usize) -> Result<Vec<Hit>> {
+    /// matches nothing. Natively a GPU search blocks until its scores are back.
+    pub fn search(&self, query: &str, k: usize) -> Result<SearchResults> {
+        let (plan, pending) = self.begin_search(query, k)?;
+        #[cfg(not(target_arch = "wasm32"))]
+        let gpu_scores = pending.map(PendingScores::wait);
+        #[cfg(target_arch = "wasm32")]
+        let gpu_scores: Option<std::result::Result<Vec<f32>, GpuError>> = {
+            drop(pending);
+            None
+        };
+        Ok(self.finish_search(plan, gpu_scores))
+    }
+
+    /// First half of a search: encodes the query and, when the GPU is chosen, submits its scoring.
+    /// Await the pending scores (if any), then call [`Retriever::finish_search`].
+    pub fn begin_search(
+        &self,
+        query: &str,
+        k: usize,
+    ) -> Result<(SearchPlan, Option<PendingScores>)> {
+        let generation = self.store.generation();
         if query.trim().is_empty() || k == 0 {
-            return Ok(Vec::new());
+            let plan = SearchPlan {
+                query: None,
+                k,
+                generation,
+            };
+            return Ok((plan, None));
         }
         let query = QueryTokens::new(&self.encode(query, TextKind::Query)?);
-        let scores = score_passages(self.scorer.as_ref(), &query, &self.store, k);
-        Ok(self.best_passage_per_document(&scores, k))
+        let pending = match self.gpu_usable() {
+            Some(gpu) if self.use_gpu(query.n_tokens()) => {
+                match gpu.dispatch(&query, &self.store) {
+                    Ok(pending) => Some(pending),
+                    Err(e) => {
+                        self.gpu_fell_back(&e);
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
+        Ok((
+            SearchPlan {
+                query: Some(query),
+                k,
+                generation,
+            },
+            pending,
+        ))
+    }
+
+    /// Second half of a search: ranks the GPU's scores, or scores on the CPU when there are none, the
+    /// GPU failed (it is not used again), or the index changed meanwhile.
+    pub fn finish_search(
+        &self,
+        plan: SearchPlan,
+        gpu_scores: Option<std::result::Result<Vec<f32>, GpuError>>,
+    ) -> SearchResults {
+        let Some(query) = plan.query else {
+            return SearchResults {
+                hits: Vec::new(),
+                backend: self.cpu_scorer().name(),
+            };
+        };
+        let current = plan.generation == self.store.generation();
+        let gpu_scores = match gpu_scores {
+            Some(Ok(scores)) if current && scores.len() == self.store.passages().len() => {
+                Some(scores)
+            }
+            Some(Err(e)) => {
+                self.gpu_fell_back(&e);
+                None
+            }
+            _ => None,
+        };
+        let (scores, backend) = match gpu_scores {
+            Some(first_pass) => (
+                crate::score::finish_first_pass(&query, &self.store, first_pass, plan.k),
+                "webgpu",
+            ),
+            None => {
+                let cpu = self.cpu_scorer();
+                (score_passages(cpu, &query, &self.store, plan.k), cpu.name())
+            }
+        };
+        SearchResults {
+            hits: self.best_passage_per_document(&scores, plan.k),
+            backend,
+        }
+    }
+
+    fn gpu_fell_back(&self, _why: &GpuError) {
+        self.gpu_failed
+            .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// A document scores as its best passage; passages of one document are contiguous in the store.

@@ -283,12 +283,13 @@ fn search_finds_the_matching_note_and_ignores_blank_queries() {
     .unwrap();
     let hits = r
         .search("how often do I feed my sourdough starter?", 3)
-        .unwrap();
+        .unwrap()
+        .hits;
     assert_eq!(hits.len(), 3);
     assert_eq!(hits[0].id, "bread");
     assert!(hits[0].score > hits[1].score);
-    assert!(r.search("   ", 3).unwrap().is_empty());
-    assert_eq!(r.search("chain", 1).unwrap()[0].id, "bike");
+    assert!(r.search("   ", 3).unwrap().hits.is_empty());
+    assert_eq!(r.search("chain", 1).unwrap().hits[0].id, "bike");
 }
 
 #[test]
@@ -310,7 +311,7 @@ fn long_note_is_split_and_a_fact_near_its_end_is_found_with_its_passage() {
     .unwrap();
     assert!(r.passage_count() >= 4, "{} passages", r.passage_count());
 
-    let hit = &r.search("kayak rudder cable", 1).unwrap()[0];
+    let hit = &r.search("kayak rudder cable", 1).unwrap().hits[0];
     assert_eq!(hit.id, "long");
     let passage = &note[hit.passage.clone()];
     assert!(passage.contains(fact), "best passage {passage:?}");

@@ -1,9 +1,13 @@
 //! The MaxSim conformance suite: every backend, in every storage precision, against a brute-force
 //! reference (full similarity matrix in f64 over the vectors as stored, full sort), plus top-k.
 
+mod common;
+
+use std::sync::OnceLock;
+
 use colbert_wasm::index::{whole_text_passage, PackedTokens, Precision, TokenStore};
 use colbert_wasm::model::TokenVectors;
-use colbert_wasm::score::{cpu_backends, top_k, MaxSim, QueryTokens};
+use colbert_wasm::score::{cpu_backends, top_k, GpuMaxSim, MaxSim, QueryTokens};
 use proptest::prelude::*;
 
 fn vectors(dim: usize, data: Vec<f32>) -> TokenVectors {
@@ -23,9 +27,35 @@ fn store_of(precision: Precision, dim: usize, docs: &[TokenVectors]) -> TokenSto
     store
 }
 
-/// Every backend this machine can run: the CPU ones always (GPU ones join in `gpu_backends`).
+/// The GPU kernel behind the CPU backends' trait; a GPU failure fails the test.
+struct Gpu(&'static GpuMaxSim);
+
+impl MaxSim for Gpu {
+    fn name(&self) -> &'static str {
+        "webgpu"
+    }
+    fn score_all(&self, query: &QueryTokens, store: &TokenStore) -> Vec<f32> {
+        let scores = self
+            .0
+            .dispatch(query, store)
+            .and_then(|pending| pending.wait());
+        scores.unwrap_or_else(|e| panic!("GPU scoring failed: {e}"))
+    }
+}
+
+/// One device for the whole suite (opening one per proptest case would dominate its time).
+fn shared_gpu() -> Option<&'static GpuMaxSim> {
+    static GPU: OnceLock<Option<GpuMaxSim>> = OnceLock::new();
+    GPU.get_or_init(|| common::open_gpu(None)).as_ref()
+}
+
+/// Every backend this machine can run: the CPU ones always, the GPU where an adapter exists.
 fn all_backends() -> Vec<Box<dyn MaxSim>> {
-    cpu_backends()
+    let mut backends = cpu_backends();
+    if let Some(gpu) = shared_gpu() {
+        backends.push(Box::new(Gpu(gpu)));
+    }
+    backends
 }
 
 /// Reference similarity of query token `qi` and stored token `t`, in f64: int8 as the exact integer
@@ -241,4 +271,70 @@ fn upsert_replaces_every_passage_of_a_document() {
     assert_eq!(store.passages().len(), 2);
     assert_eq!(store.token_count(), 3);
     assert!(store.contains("a") && !store.contains("c"));
+}
+
+/// An index bigger than one storage binding is split into chunks that are dispatched one by one, and
+/// more passages than one dispatch dimension holds fold into a second dimension.
+#[test]
+fn gpu_splits_an_index_across_bindings_and_dispatch_dimensions() {
+    let Some(gpu) = common::open_gpu(Some(6000)) else {
+        return;
+    };
+    let gpu: &'static GpuMaxSim = Box::leak(Box::new(gpu));
+    let mut seed = 5u64;
+    let mut doc = |n: usize, dim: usize| {
+        vectors(
+            dim,
+            (0..n * dim)
+                .map(|_| {
+                    seed = seed
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    (seed >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+                })
+                .collect(),
+        )
+    };
+    let query = QueryTokens::new(&doc(32, 20));
+    let docs: Vec<TokenVectors> = (0..60).map(|i| doc(i % 7 * 9, 20)).collect();
+    for precision in Precision::ALL {
+        let store = store_of(precision, 20, &docs);
+        let want = cpu_backends()[0].score_all(&query, &store);
+        let got = Gpu(gpu).score_all(&query, &store);
+        assert!(
+            gpu.chunk_count() > 1,
+            "{}: {} chunk(s)",
+            precision.name(),
+            gpu.chunk_count()
+        );
+        for (g, w) in got.iter().zip(&want) {
+            assert!(
+                (g - w).abs() < 1e-4 * (1.0 + w.abs()),
+                "{}: {g} vs {w}",
+                precision.name()
+            );
+        }
+    }
+    let many: Vec<TokenVectors> = (0..70_000).map(|_| doc(1, 2)).collect();
+    let store = store_of(Precision::F32, 2, &many);
+    let small_query = QueryTokens::new(&doc(2, 2));
+    let got = Gpu(shared_gpu().unwrap()).score_all(&small_query, &store);
+    let want = cpu_backends()[0].score_all(&small_query, &store);
+    assert_eq!(got.len(), 70_000);
+    for (g, w) in got.iter().zip(&want) {
+        assert!((g - w).abs() < 1e-5, "{g} vs {w}");
+    }
+}
+
+#[test]
+fn a_destroyed_gpu_device_reports_an_error_instead_of_scores() {
+    let Some(gpu) = common::open_gpu(None) else {
+        return;
+    };
+    let store = store_of(Precision::Int8, 4, &[vectors(4, vec![0.5; 8])]);
+    let query = QueryTokens::new(&vectors(4, vec![0.25; 4]));
+    assert!(gpu.dispatch(&query, &store).and_then(|p| p.wait()).is_ok());
+    gpu.destroy_device();
+    let after = gpu.dispatch(&query, &store).and_then(|p| p.wait());
+    assert!(after.is_err(), "scores from a destroyed device: {after:?}");
 }

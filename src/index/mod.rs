@@ -6,6 +6,7 @@ mod packed;
 
 use std::collections::HashMap;
 use std::ops::Range;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use packed::{words_per_token, Int8Tokens, PackedTokens, Precision};
 
@@ -35,6 +36,9 @@ pub struct TokenStore {
     tokens: PackedTokens,
     /// Document id -> number of its passages (they are contiguous in `passages`).
     docs: HashMap<String, usize>,
+    /// Renewed by every change, and unique across stores, so copies elsewhere (the GPU's) know
+    /// whether they still mirror this store.
+    generation: u64,
 }
 
 impl TokenStore {
@@ -44,12 +48,14 @@ impl TokenStore {
             passages: Vec::new(),
             tokens: PackedTokens::new(precision),
             docs: HashMap::new(),
+            generation: next_generation(),
         }
     }
 
     /// Stores a document's passages, replacing any earlier version of the document.
     pub fn upsert(&mut self, doc_id: &str, passages: Vec<NewPassage>) {
         self.remove(doc_id);
+        self.generation = next_generation();
         let mut next_token = self.token_count();
         for p in &passages {
             debug_assert_eq!(p.vectors.dim, self.dim);
@@ -71,6 +77,7 @@ impl TokenStore {
         if self.docs.remove(doc_id).is_none() {
             return false;
         }
+        self.generation = next_generation();
         let (kept, _gone): (Vec<_>, Vec<_>) = std::mem::take(&mut self.passages)
             .into_iter()
             .partition(|p| p.doc_id != doc_id);
@@ -95,6 +102,10 @@ impl TokenStore {
 
     pub fn tokens(&self) -> &PackedTokens {
         &self.tokens
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     pub fn dim(&self) -> usize {
@@ -122,6 +133,11 @@ impl TokenStore {
     pub fn token_count(&self) -> usize {
         self.passages.last().map_or(0, |p| p.tokens.end)
     }
+}
+
+fn next_generation() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 /// A single-passage entry covering all of `text`: for tests and callers that never split.

@@ -110,6 +110,11 @@ impl ColbertTokenizer {
         Ok(self.tokenize(text)?.get_ids().to_vec())
     }
 
+    /// Tokens in an encoded query (queries are padded or cut to this length).
+    pub fn query_length(&self) -> usize {
+        self.query_length
+    }
+
     /// The encoding of a query, or of a document's first `document_length` tokens.
     pub fn encode(&self, text: &str, kind: TextKind) -> Result<Encoding> {
         let tokens = self.tokenize(text)?;

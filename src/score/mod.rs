@@ -3,7 +3,10 @@
 //! scalar one is the reference every other backend is checked against (tests/score.rs), in every
 //! storage precision.
 
+mod gpu;
 mod lanes;
+
+pub use gpu::{GpuError, GpuMaxSim, PendingScores};
 
 use std::ops::Range;
 
@@ -140,7 +143,16 @@ pub fn score_passages(
     store: &TokenStore,
     k: usize,
 ) -> Vec<f32> {
-    let first_pass = backend.score_all(query, store);
+    finish_first_pass(query, store, backend.score_all(query, store), k)
+}
+
+/// What `score_passages` does after the backend's scan (which may have run on the GPU).
+pub fn finish_first_pass(
+    query: &QueryTokens,
+    store: &TokenStore,
+    first_pass: Vec<f32>,
+    k: usize,
+) -> Vec<f32> {
     match store.tokens() {
         PackedTokens::Binary { rerank: tier, .. } => {
             rerank(query, tier, store.passages(), &first_pass, rerank_depth(k))

@@ -45,3 +45,19 @@ pub fn fixture(name: &str) -> serde_json::Value {
         .join(name);
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
+
+/// A GPU backend on this machine's adapter (Mesa lavapipe here), software adapters accepted.
+/// `None` when there is none, unless COLBERT_REQUIRE_GPU=1 (set by `npm test`, whose set-up installs
+/// lavapipe): then a missing adapter fails the test instead of leaving the GPU unchecked.
+pub fn open_gpu(binding_limit: Option<u64>) -> Option<colbert_wasm::score::GpuMaxSim> {
+    match colbert_wasm::score::GpuMaxSim::new_blocking(true, binding_limit) {
+        Ok(gpu) => Some(gpu),
+        Err(e) if std::env::var("COLBERT_REQUIRE_GPU").as_deref() == Ok("1") => {
+            panic!("COLBERT_REQUIRE_GPU=1 but {e}")
+        }
+        Err(e) => {
+            eprintln!("GPU backend not checked: {e}");
+            None
+        }
+    }
+}
