@@ -57,6 +57,10 @@ if [[ ! -d node_modules/playwright-core || ! -d node_modules/binaryen || package
 fi
 
 # --- 4. Chromium --------------------------------------------------------------------------------
+if [[ $want_browser == 1 ]] && ! ldconfig -p 2>/dev/null | grep -q libvulkan.so.1; then
+  say "installing Mesa lavapipe (a Vulkan GPU in software) for the native GPU MaxSim tests"
+  apt_install mesa-vulkan-drivers libvulkan1 || say "no lavapipe: the native GPU tests will fail under npm test"
+fi
 if [[ $want_browser == 1 ]] && ! command -v chromium >/dev/null && [[ -z "${CHROMIUM_PATH:-}" ]]; then
   say "installing Debian's chromium for the browser tests"
   apt_install chromium || die "no chromium: install it (Debian: apt-get install chromium) or set CHROMIUM_PATH"

@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/build.sh
-echo "== native core (cargo test)"
-cargo test --profile native-test
+echo "== native core (cargo test), GPU kernel on Mesa lavapipe"
+# Set-up installed lavapipe, so a missing GPU adapter is a failure here, not a silent skip.
+COLBERT_REQUIRE_GPU=1 cargo test --profile native-test
 echo "== wasm package in Node, demo page in Chromium (node --test)"
 node --test tests/node/*.test.mjs tests/browser/*.test.mjs

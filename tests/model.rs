@@ -6,6 +6,9 @@ mod common;
 use std::sync::OnceLock;
 
 use colbert_wasm::model::{sha256_hex, Encoder, Encoding, Manifest, TextKind, TokenVectors};
+use colbert_wasm::index::Precision;
+use colbert_wasm::model::Bundle;
+use colbert_wasm::retriever::{BackendChoice, SearchResults};
 use colbert_wasm::{Error, Retriever};
 use common::{fixture, load_default, read_bundle};
 
@@ -359,4 +362,66 @@ fn failed_batch_stores_nothing() {
         .unwrap();
     assert!(matches!(err, Error::InvalidInput(_)));
     assert_eq!(r.len(), 1);
+}
+
+fn notes() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("bread", "Sourdough needs a starter fed with flour and water every day."),
+        ("bike", "Replace the bicycle chain when it stretches past 0.5 percent."),
+        ("tax", "File the quarterly tax return before the end of April."),
+        ("plants", "Water the fern twice a week and keep it out of direct sun."),
+        ("car", "The car needs new winter tyres and an oil change in November."),
+    ]
+}
+
+const QUERIES: [&str; 4] = ["feeding a sourdough starter", "bicycle chain wear", "tax deadline", "how often to water ferns"];
+
+#[test]
+fn every_storage_precision_ranks_the_notes_like_f32() {
+    let f32_order = |r: &Retriever, q: &str| -> Vec<String> {
+        r.search(q, 5).unwrap().hits.into_iter().map(|h| h.id).collect()
+    };
+    let mut reference = None;
+    for precision in Precision::ALL {
+        let b = read_bundle();
+        let bundle = Bundle::from_parts(&b.manifest, b.model, b.tokenizer).unwrap();
+        let mut r = Retriever::with_precision(bundle, precision).unwrap();
+        r.add_documents(&notes()).unwrap();
+        assert_eq!(r.precision(), precision);
+        let orders: Vec<Vec<String>> = QUERIES.iter().map(|q| f32_order(&r, q)).collect();
+        for (q, order) in QUERIES.iter().zip(&orders) {
+            assert_eq!(order.len(), 5, "{}: {q}", precision.name());
+        }
+        let reference = reference.get_or_insert_with(|| orders.clone());
+        // The top hit must agree everywhere; binary is re-ranked exactly, so it agrees too.
+        for ((q, got), want) in QUERIES.iter().zip(&orders).zip(reference.iter()) {
+            assert_eq!(got[0], want[0], "{} top hit for {q:?}", precision.name());
+        }
+    }
+}
+
+#[test]
+fn gpu_search_matches_the_cpu_and_falls_back_when_the_device_is_lost() {
+    let Some(gpu) = common::open_gpu(None) else { return };
+    let mut r = load_default();
+    r.add_documents(&notes()).unwrap();
+    let cpu: Vec<_> = QUERIES.iter().map(|q| r.search(q, 5).unwrap()).collect();
+    assert!(cpu.iter().all(|s| s.backend == "simd"));
+    r.attach_gpu(gpu);
+    assert_eq!(r.backend(), "simd", "Auto keeps a software adapter off tiny searches");
+    r.set_backend(BackendChoice::Webgpu);
+    for (q, on_cpu) in QUERIES.iter().zip(&cpu) {
+        let on_gpu = r.search(q, 5).unwrap();
+        assert_eq!(on_gpu.backend, "webgpu");
+        let ids = |s: &SearchResults| s.hits.iter().map(|h| h.id.clone()).collect::<Vec<_>>();
+        assert_eq!(ids(&on_gpu), ids(on_cpu), "{q}");
+        for (g, c) in on_gpu.hits.iter().zip(&on_cpu.hits) {
+            assert!((g.score - c.score).abs() < 1e-4 * (1.0 + c.score.abs()), "{q}: {} vs {}", g.score, c.score);
+        }
+    }
+    r.gpu().unwrap().destroy_device();
+    let after = r.search(QUERIES[0], 5).unwrap();
+    assert_eq!(after.backend, "simd", "a lost device falls back to the CPU");
+    assert_eq!(after, cpu[0], "with the same ranking");
+    assert_eq!(r.backend(), "simd");
 }
