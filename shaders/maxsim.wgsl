@@ -75,7 +75,7 @@ fn segment_max(
     }
     let tokens = segments[segment];
     for (var qi = lane; qi < params.n_query; qi += WORKGROUP) {
-        var top = -3.4028235e38;
+        var top = -3.40282346e38f;
         for (var t = tokens.x; t < tokens.y; t++) {
             var sim: f32;
             if params.storage == 2u {
@@ -99,7 +99,7 @@ fn passage_sum(@builtin(global_invocation_id) id: vec3<u32>) {
     var total = 0.0;
     if range.y > range.x {
         for (var qi = 0u; qi < params.n_query; qi++) {
-            var top = -3.4028235e38;
+            var top = -3.40282346e38f;
             for (var s = range.x; s < range.y; s++) {
                 top = max(top, partial[s * params.n_query + qi]);
             }

@@ -21,6 +21,9 @@ pub enum Error {
     /// The ONNX model could not be loaded, optimised or run.
     #[error("model error: {0}")]
     Model(String),
+    /// No usable GPU (none, a software one not allowed, or the device was lost).
+    #[error("GPU unavailable: {0}")]
+    Gpu(String),
     /// Caller input that cannot be served (empty id, mismatched lengths, k = 0...).
     #[error("invalid input: {0}")]
     InvalidInput(String),
@@ -34,6 +37,7 @@ impl Error {
             Error::Checksum { .. } => "ChecksumError",
             Error::Tokenizer(_) => "TokenizerError",
             Error::Model(_) => "ModelError",
+            Error::Gpu(_) => "GpuError",
             Error::InvalidInput(_) => "InvalidInputError",
         }
     }

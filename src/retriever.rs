@@ -76,6 +76,7 @@ pub struct Retriever {
     gpu: Option<GpuMaxSim>,
     /// Set once the GPU fails (lost device, error): later searches stay on the CPU.
     gpu_failed: std::sync::atomic::AtomicBool,
+    gpu_error: std::sync::Mutex<Option<String>>,
     choice: BackendChoice,
     model_sha256: String,
 }
@@ -93,6 +94,7 @@ impl Retriever {
             store: TokenStore::new(precision, bundle.manifest.dim),
             gpu: None,
             gpu_failed: Default::default(),
+            gpu_error: Default::default(),
             choice: BackendChoice::Auto,
             model_sha256: bundle.model_sha256,
         })
@@ -308,9 +310,18 @@ impl Retriever {
         }
     }
 
-    fn gpu_fell_back(&self, _why: &GpuError) {
+    fn gpu_fell_back(&self, why: &GpuError) {
         self.gpu_failed
             .store(true, std::sync::atomic::Ordering::Relaxed);
+        *self.gpu_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(why.to_string());
+    }
+
+    /// Why the GPU stopped being used, if it failed.
+    pub fn gpu_error(&self) -> Option<String> {
+        self.gpu_error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// A document scores as its best passage; passages of one document are contiguous in the store.

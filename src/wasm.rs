@@ -1,10 +1,16 @@
 //! The JavaScript face of the crate, and the only file that knows wasm-bindgen. It owns no logic:
 //! each method converts arguments, calls the core `Retriever`, and funnels errors through `into_error`.
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
 use crate::error::Error;
+use crate::index::Precision;
+use crate::retriever::{BackendChoice, SearchResults};
+use crate::score::GpuMaxSim;
 
 #[wasm_bindgen(start)]
 fn start() {
@@ -32,40 +38,16 @@ struct JsRange {
     end: usize,
 }
 
-#[wasm_bindgen]
-pub struct Retriever {
-    inner: crate::Retriever,
+#[derive(Serialize)]
+struct JsSearchResults<'a> {
+    hits: Vec<JsHit<'a>>,
+    backend: &'static str,
 }
 
-#[wasm_bindgen]
-impl Retriever {
-    /// Verifies the bundle's files against the manifest's sha256 and loads the model.
-    #[wasm_bindgen(js_name = fromBundle)]
-    pub fn from_bundle(
-        manifest_json: &[u8],
-        model: Vec<u8>,
-        tokenizer: Vec<u8>,
-    ) -> Result<Retriever, JsValue> {
-        let inner =
-            crate::Retriever::from_bytes(manifest_json, model, tokenizer).map_err(into_error)?;
-        Ok(Retriever { inner })
-    }
-
-    /// Encodes and stores documents; ids and texts are parallel arrays. All-or-nothing.
-    #[wasm_bindgen(js_name = addDocuments)]
-    pub fn add_documents(&mut self, ids: Vec<String>, texts: Vec<String>) -> Result<(), JsValue> {
-        if ids.len() != texts.len() {
-            let msg = format!("{} ids but {} texts", ids.len(), texts.len());
-            return Err(into_error(Error::InvalidInput(msg)));
-        }
-        let docs: Vec<(String, String)> = ids.into_iter().zip(texts).collect();
-        self.inner.add_documents(&docs).map_err(into_error)
-    }
-
-    /// The `k` best documents for `query` as `[{ id, score, passage: { start, end } }]`, best first.
-    pub fn search(&self, query: &str, k: usize) -> Result<JsValue, JsValue> {
-        let hits = self.inner.search(query, k).map_err(into_error)?;
-        let hits: Vec<JsHit> = hits
+impl<'a> From<&'a SearchResults> for JsSearchResults<'a> {
+    fn from(results: &'a SearchResults) -> Self {
+        let hits = results
+            .hits
             .iter()
             .map(|h| JsHit {
                 id: &h.id,
@@ -76,43 +58,163 @@ impl Retriever {
                 },
             })
             .collect();
-        serde_wasm_bindgen::to_value(&hits)
-            .map_err(|e| into_error(Error::InvalidInput(e.to_string())))
+        JsSearchResults {
+            hits,
+            backend: results.backend,
+        }
+    }
+}
+
+fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
+    serde_wasm_bindgen::to_value(value).map_err(|e| into_error(Error::InvalidInput(e.to_string())))
+}
+
+/// Shared with the futures of GPU searches, which borrow it only between awaits.
+#[wasm_bindgen]
+pub struct Retriever {
+    inner: Rc<RefCell<crate::Retriever>>,
+}
+
+impl Retriever {
+    fn borrow(&self) -> std::cell::Ref<'_, crate::Retriever> {
+        self.inner.borrow()
+    }
+}
+
+#[wasm_bindgen]
+impl Retriever {
+    /// Verifies the bundle's files against the manifest's sha256 and loads the model.
+    #[wasm_bindgen(js_name = fromBundle)]
+    /// `precision`: how document vectors are stored: "int8" (default), "f32", "f16" or "binary".
+    pub fn from_bundle(
+        manifest_json: &[u8],
+        model: Vec<u8>,
+        tokenizer: Vec<u8>,
+        precision: Option<String>,
+    ) -> Result<Retriever, JsValue> {
+        let precision: Precision = match precision {
+            Some(name) => name.parse().map_err(into_error)?,
+            None => Precision::default(),
+        };
+        let bundle = crate::model::Bundle::from_parts(manifest_json, model, tokenizer)
+            .map_err(into_error)?;
+        let inner = crate::Retriever::with_precision(bundle, precision).map_err(into_error)?;
+        Ok(Retriever {
+            inner: Rc::new(RefCell::new(inner)),
+        })
+    }
+
+    /// Opens a WebGPU device for scoring; resolves to the adapter's name, or rejects with a
+    /// `GpuError` (searches then stay on the CPU). Software adapters only when `allowFallback`.
+    #[wasm_bindgen(js_name = enableGpu)]
+    pub fn enable_gpu(&self, allow_fallback: bool) -> js_sys::Promise {
+        let inner = self.inner.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let gpu = GpuMaxSim::new(allow_fallback, None)
+                .await
+                .map_err(|e| into_error(Error::Gpu(e.to_string())))?;
+            let name = gpu.adapter_name.clone();
+            inner.borrow_mut().attach_gpu(gpu);
+            Ok(JsValue::from_str(&name))
+        })
+    }
+
+    /// "auto" (default), "webgpu", "simd" or "scalar".
+    #[wasm_bindgen(js_name = setBackend)]
+    pub fn set_backend(&self, name: &str) -> Result<(), JsValue> {
+        let choice: BackendChoice = name.parse().map_err(into_error)?;
+        self.inner.borrow_mut().set_backend(choice);
+        Ok(())
+    }
+
+    /// Destroys the GPU device, as a driver reset would: lets tests check the CPU fallback.
+    #[wasm_bindgen(js_name = destroyGpuForTesting)]
+    pub fn destroy_gpu_for_testing(&self) {
+        if let Some(gpu) = self.borrow().gpu() {
+            gpu.destroy_device();
+        }
+    }
+
+    /// Removes a document; returns whether it was stored.
+    pub fn remove(&self, id: &str) -> bool {
+        self.inner.borrow_mut().remove(id)
+    }
+
+    /// Encodes and stores documents; ids and texts are parallel arrays. All-or-nothing.
+    #[wasm_bindgen(js_name = addDocuments)]
+    pub fn add_documents(&self, ids: Vec<String>, texts: Vec<String>) -> Result<(), JsValue> {
+        if ids.len() != texts.len() {
+            let msg = format!("{} ids but {} texts", ids.len(), texts.len());
+            return Err(into_error(Error::InvalidInput(msg)));
+        }
+        let docs: Vec<(String, String)> = ids.into_iter().zip(texts).collect();
+        self.inner
+            .borrow_mut()
+            .add_documents(&docs)
+            .map_err(into_error)
+    }
+
+    /// Resolves to `{ hits: [{ id, score, passage: { start, end } }], backend }`, best hit first.
+    /// Rejects with a typed error for bad input; a GPU failure falls back to the CPU instead.
+    pub fn search(&self, query: &str, k: usize) -> js_sys::Promise {
+        let begun = self.borrow().begin_search(query, k);
+        let inner = self.inner.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let (plan, pending) = begun.map_err(into_error)?;
+            let gpu_scores = match pending {
+                Some(pending) => Some(pending.resolve().await),
+                None => None,
+            };
+            let results = inner.borrow().finish_search(plan, gpu_scores);
+            to_js(&JsSearchResults::from(&results))
+        })
     }
 
     /// The tokenizer's ids for `text`, without special tokens or ColBERT markers.
     #[wasm_bindgen(js_name = tokenIds)]
     pub fn token_ids(&self, text: &str) -> Result<Vec<u32>, JsValue> {
-        self.inner.tokenizer().raw_ids(text).map_err(into_error)
+        self.borrow().tokenizer().raw_ids(text).map_err(into_error)
     }
 
     /// Number of stored documents.
     #[wasm_bindgen(getter)]
     pub fn size(&self) -> usize {
-        self.inner.len()
+        self.borrow().len()
     }
 
     /// Number of stored passages (long documents are split to fit the model).
     #[wasm_bindgen(getter, js_name = passageCount)]
     pub fn passage_count(&self) -> usize {
-        self.inner.passage_count()
+        self.borrow().passage_count()
     }
 
     /// Number of stored token vectors over all documents.
     #[wasm_bindgen(getter, js_name = tokenCount)]
     pub fn token_count(&self) -> usize {
-        self.inner.token_count()
+        self.borrow().token_count()
     }
 
     /// sha256 of the loaded model file.
     #[wasm_bindgen(getter, js_name = modelSha256)]
     pub fn model_sha256(&self) -> String {
-        self.inner.model_sha256().to_owned()
+        self.borrow().model_sha256().to_owned()
     }
 
-    /// MaxSim backend in use ("simd": the CPU lanes kernel).
+    /// Why the GPU stopped being used (it failed, and searches fell back to the CPU), if it did.
+    #[wasm_bindgen(getter, js_name = gpuError)]
+    pub fn gpu_error(&self) -> Option<String> {
+        self.borrow().gpu_error()
+    }
+
+    /// How document vectors are stored: "int8", "f32", "f16" or "binary".
+    #[wasm_bindgen(getter)]
+    pub fn precision(&self) -> String {
+        self.borrow().precision().name().to_owned()
+    }
+
+    /// The MaxSim backend a full-length query would use now: "webgpu", "simd" or "scalar".
     #[wasm_bindgen(getter)]
     pub fn backend(&self) -> String {
-        self.inner.backend().to_owned()
+        self.borrow().backend().to_owned()
     }
 }

@@ -5,9 +5,9 @@ mod common;
 
 use std::sync::OnceLock;
 
-use colbert_wasm::model::{sha256_hex, Encoder, Encoding, Manifest, TextKind, TokenVectors};
 use colbert_wasm::index::Precision;
 use colbert_wasm::model::Bundle;
+use colbert_wasm::model::{sha256_hex, Encoder, Encoding, Manifest, TextKind, TokenVectors};
 use colbert_wasm::retriever::{BackendChoice, SearchResults};
 use colbert_wasm::{Error, Retriever};
 use common::{fixture, load_default, read_bundle};
@@ -366,20 +366,45 @@ fn failed_batch_stores_nothing() {
 
 fn notes() -> Vec<(&'static str, &'static str)> {
     vec![
-        ("bread", "Sourdough needs a starter fed with flour and water every day."),
-        ("bike", "Replace the bicycle chain when it stretches past 0.5 percent."),
-        ("tax", "File the quarterly tax return before the end of April."),
-        ("plants", "Water the fern twice a week and keep it out of direct sun."),
-        ("car", "The car needs new winter tyres and an oil change in November."),
+        (
+            "bread",
+            "Sourdough needs a starter fed with flour and water every day.",
+        ),
+        (
+            "bike",
+            "Replace the bicycle chain when it stretches past 0.5 percent.",
+        ),
+        (
+            "tax",
+            "File the quarterly tax return before the end of April.",
+        ),
+        (
+            "plants",
+            "Water the fern twice a week and keep it out of direct sun.",
+        ),
+        (
+            "car",
+            "The car needs new winter tyres and an oil change in November.",
+        ),
     ]
 }
 
-const QUERIES: [&str; 4] = ["feeding a sourdough starter", "bicycle chain wear", "tax deadline", "how often to water ferns"];
+const QUERIES: [&str; 4] = [
+    "feeding a sourdough starter",
+    "bicycle chain wear",
+    "tax deadline",
+    "how often to water ferns",
+];
 
 #[test]
 fn every_storage_precision_ranks_the_notes_like_f32() {
     let f32_order = |r: &Retriever, q: &str| -> Vec<String> {
-        r.search(q, 5).unwrap().hits.into_iter().map(|h| h.id).collect()
+        r.search(q, 5)
+            .unwrap()
+            .hits
+            .into_iter()
+            .map(|h| h.id)
+            .collect()
     };
     let mut reference = None;
     for precision in Precision::ALL {
@@ -402,13 +427,19 @@ fn every_storage_precision_ranks_the_notes_like_f32() {
 
 #[test]
 fn gpu_search_matches_the_cpu_and_falls_back_when_the_device_is_lost() {
-    let Some(gpu) = common::open_gpu(None) else { return };
+    let Some(gpu) = common::open_gpu(None) else {
+        return;
+    };
     let mut r = load_default();
     r.add_documents(&notes()).unwrap();
     let cpu: Vec<_> = QUERIES.iter().map(|q| r.search(q, 5).unwrap()).collect();
     assert!(cpu.iter().all(|s| s.backend == "simd"));
     r.attach_gpu(gpu);
-    assert_eq!(r.backend(), "simd", "Auto keeps a software adapter off tiny searches");
+    assert_eq!(
+        r.backend(),
+        "simd",
+        "Auto keeps a software adapter off tiny searches"
+    );
     r.set_backend(BackendChoice::Webgpu);
     for (q, on_cpu) in QUERIES.iter().zip(&cpu) {
         let on_gpu = r.search(q, 5).unwrap();
@@ -416,7 +447,12 @@ fn gpu_search_matches_the_cpu_and_falls_back_when_the_device_is_lost() {
         let ids = |s: &SearchResults| s.hits.iter().map(|h| h.id.clone()).collect::<Vec<_>>();
         assert_eq!(ids(&on_gpu), ids(on_cpu), "{q}");
         for (g, c) in on_gpu.hits.iter().zip(&on_cpu.hits) {
-            assert!((g.score - c.score).abs() < 1e-4 * (1.0 + c.score.abs()), "{q}: {} vs {}", g.score, c.score);
+            assert!(
+                (g.score - c.score).abs() < 1e-4 * (1.0 + c.score.abs()),
+                "{q}: {} vs {}",
+                g.score,
+                c.score
+            );
         }
     }
     r.gpu().unwrap().destroy_device();

@@ -129,7 +129,7 @@ impl GpuMaxSim {
             failed,
             binding_limit: binding_limit.map_or(device_limit, |l| l.min(device_limit)),
             resident: Mutex::new(None),
-            adapter_name: info.name,
+            adapter_name: adapter_label(&info),
             is_fallback_adapter,
         })
     }
@@ -422,6 +422,7 @@ impl GpuMaxSim {
 
 /// Scores on their way back from the GPU.
 pub struct PendingScores {
+    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
     device: wgpu::Device,
     failed: Arc<Mutex<Option<String>>>,
     staging: wgpu::Buffer,
@@ -486,6 +487,20 @@ fn watch_for_failure(device: &wgpu::Device, failed: &Arc<Mutex<Option<String>>>)
     device.set_device_lost_callback(move |reason, message| {
         record(&on_lost, format!("{reason:?}: {message}"))
     });
+}
+
+/// The adapter's name, or (browsers often hide it) its backend and kind.
+fn adapter_label(info: &wgpu::AdapterInfo) -> String {
+    let kind = if info.device_type == wgpu::DeviceType::Cpu {
+        "software"
+    } else {
+        "hardware"
+    };
+    if info.name.is_empty() {
+        format!("{:?} ({kind})", info.backend)
+    } else {
+        format!("{} ({kind})", info.name)
+    }
 }
 
 /// wgpu's `Display` for errors is only the category; the description says what went wrong.

@@ -26,12 +26,12 @@ export function launchChromium(extraArgs = []) {
  * Registers before/after hooks that start the static server and Chromium for a test file.
  * Returns `{ browser(), url(path) }`, valid inside tests.
  */
-export function serveAndLaunch() {
+export function serveAndLaunch(extraArgs = []) {
   let server;
   let browser;
   before(async () => {
     server = await startServer(0);
-    browser = await launchChromium();
+    browser = await launchChromium(extraArgs);
   });
   after(async () => {
     await browser?.close();

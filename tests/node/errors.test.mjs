@@ -49,7 +49,7 @@ test("bad documents are refused and the index keeps what it had", async () => {
   await rejects(retriever.add([{ id: "ok", text: "fine" }, { id: "", text: "no id" }]), "InvalidInputError");
   await rejects(retriever.add([{ id: "huge", text: "x".repeat(5 << 20) }]), "InvalidInputError");
   assert.equal(retriever.size, 1);
-  assert.deepEqual(await retriever.search("", 5), []);
+  assert.equal((await retriever.search("", 5)).length, 0);
   const hits = await retriever.search("tomato", 5);
   assert.equal(hits[0].id, "keep");
   // Empty documents are legal and score like any other.

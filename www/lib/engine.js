@@ -45,17 +45,47 @@ export async function fetchBundle(baseUrl) {
 export class LocalEngine {
   #inner;
 
-  static async open(source) {
+  #gpu = { adapter: null, error: null };
+
+  /** source: { url } or { bytes }; options: { precision, gpu, backend } (see index.d.ts). */
+  static async open(source, options = {}) {
     await initWasm();
     const { manifest, model, tokenizer } = source.url ? await fetchBundle(source.url) : source.bytes;
     const asBytes = (x) => (typeof x === "string" ? new TextEncoder().encode(x) : x);
     const engine = new LocalEngine();
-    engine.#inner = WasmRetriever.fromBundle(asBytes(manifest), model, tokenizer);
+    engine.#inner = WasmRetriever.fromBundle(asBytes(manifest), model, tokenizer, options.precision);
+    if (options.backend) engine.#inner.setBackend(options.backend);
+    if (options.gpu ?? !isNode) await engine.#openGpu(options.gpu === "allow-fallback");
     return engine;
+  }
+
+  /** A missing or refused GPU is not an error: searches stay on the CPU and stats say why. */
+  async #openGpu(allowFallback) {
+    if (!globalThis.navigator?.gpu) {
+      this.#gpu.error = "this environment has no WebGPU (navigator.gpu)";
+      return;
+    }
+    try {
+      this.#gpu.adapter = await this.#inner.enableGpu(allowFallback);
+    } catch (err) {
+      this.#gpu.error = err?.message ?? String(err);
+    }
   }
 
   add(ids, texts) {
     this.#inner.addDocuments(ids, texts);
+  }
+
+  remove(id) {
+    return this.#inner.remove(id);
+  }
+
+  destroyGpuForTesting() {
+    this.#inner.destroyGpuForTesting();
+  }
+
+  setBackend(name) {
+    this.#inner.setBackend(name);
   }
 
   search(query, k) {
@@ -68,7 +98,16 @@ export class LocalEngine {
 
   stats() {
     const r = this.#inner;
-    return { size: r.size, passageCount: r.passageCount, tokenCount: r.tokenCount, backend: r.backend, modelSha256: r.modelSha256 };
+    return {
+      size: r.size,
+      passageCount: r.passageCount,
+      tokenCount: r.tokenCount,
+      backend: r.backend,
+      precision: r.precision,
+      modelSha256: r.modelSha256,
+      gpuAdapter: this.#gpu.adapter,
+      gpuError: this.#gpu.error ?? r.gpuError ?? null,
+    };
   }
 
   free() {

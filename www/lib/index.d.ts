@@ -11,9 +11,26 @@ export interface Document {
   text: string;
 }
 
+export type Precision = "int8" | "f32" | "f16" | "binary";
+export type Backend = "scalar" | "simd" | "webgpu";
+
 export interface LoadOptions {
   /** Run the model in a Web Worker so no call blocks the page. Default: true in browsers, false in Node. */
   worker?: boolean;
+  /**
+   * How document token vectors are stored. "int8" (default): 132 bytes/token at dim 128, integer
+   * MaxSim; "f32": 512; "f16": 256; "binary": 16 bytes/token scanned (sign bits), then the best
+   * candidates re-scored from an int8 copy (148 bytes/token in all).
+   */
+  precision?: Precision;
+  /**
+   * Open a WebGPU device for MaxSim. Default: true in browsers (hardware adapters only), false in
+   * Node. "allow-fallback" also accepts software adapters (for tests: they are slower than the CPU).
+   * No GPU is not an error: searches run on the CPU and `gpuError` says why.
+   */
+  gpu?: boolean | "allow-fallback";
+  /** "auto" (default: the GPU for searches big enough to repay it), or force one backend. */
+  backend?: "auto" | Backend;
 }
 
 export interface AddOptions {
@@ -37,7 +54,7 @@ export interface Hit {
 
 /**
  * Errors thrown carry a `name` saying their kind: "ManifestError", "ChecksumError",
- * "TokenizerError", "ModelError" or "InvalidInputError".
+ * "TokenizerError", "ModelError", "GpuError" or "InvalidInputError".
  */
 export class Retriever {
   private constructor();
@@ -50,15 +67,25 @@ export class Retriever {
    * the chunks before stay and nothing of the failing chunk is added.
    */
   add(docs: Document[], options?: AddOptions): Promise<void>;
-  /** The `k` (default 10) best documents, best first. A blank query returns []. */
-  search(query: string, k?: number): Promise<Hit[]>;
+  /** The `k` (default 10) best documents, best first. A blank query returns []. A GPU failure
+   *  (e.g. a lost device) falls back to the CPU for this and later searches. */
+  search(query: string, k?: number): Promise<Hit[] & { backend: Backend }>;
+  /** Removes a document; resolves to whether it was stored. */
+  remove(id: string): Promise<boolean>;
+  setBackend(backend: "auto" | Backend): Promise<void>;
   /** The tokenizer's ids for `text` (no special tokens): e.g. to count tokens. */
   tokenize(text: string): Promise<Uint32Array>;
   readonly size: number;
   /** Stored passages (long documents are split into several). */
   readonly passageCount: number;
   readonly tokenCount: number;
-  readonly backend: "scalar" | "simd" | "webgpu";
+  /** The backend a full-length query would use now. */
+  readonly backend: Backend;
+  readonly precision: Precision;
   readonly modelSha256: string;
+  /** The WebGPU adapter's name, or null. */
+  readonly gpuAdapter: string | null;
+  /** Why no GPU is in use, or null. */
+  readonly gpuError: string | null;
   free(): void;
 }

@@ -52,7 +52,7 @@ class InThreadEngine {
 
   async call(method, args = []) {
     let result;
-    if (method === "open") this.#engine = await LocalEngine.open(args[0]);
+    if (method === "open") this.#engine = await LocalEngine.open(...args);
     else result = await this.#engine[method](...args);
     this.stats = this.#engine.stats();
     return result;
@@ -70,6 +70,10 @@ function bundleUrl(location) {
   return new URL(dir, globalThis.location?.href).href;
 }
 
+function engineOptions({ precision, gpu, backend }) {
+  return { precision, gpu, backend };
+}
+
 function pickEngine(options) {
   const useWorker = options.worker ?? (!isNode && typeof Worker !== "undefined");
   return useWorker ? new WorkerEngine() : new InThreadEngine();
@@ -84,18 +88,18 @@ export class Retriever {
 
   /**
    * Loads a bundle folder (manifest.json + the files it names) from a URL or, in Node, a path.
-   * options.worker: run in a Web Worker (default: true in browsers, false in Node).
+   * Options (all optional): worker, precision, gpu, backend: see index.d.ts.
    */
   static async load(location, options = {}) {
     const engine = pickEngine(options);
-    await engine.call("open", [{ url: bundleUrl(location) }]);
+    await engine.call("open", [{ url: bundleUrl(location) }, engineOptions(options)]);
     return new Retriever(engine);
   }
 
   /** Loads a bundle from its three files' bytes. Checksums are verified against the manifest. */
   static async fromBytes({ manifest, model, tokenizer }, options = {}) {
     const engine = pickEngine(options);
-    await engine.call("open", [{ bytes: { manifest, model, tokenizer } }]);
+    await engine.call("open", [{ bytes: { manifest, model, tokenizer } }, engineOptions(options)]);
     return new Retriever(engine);
   }
 
@@ -116,9 +120,26 @@ export class Retriever {
   }
 
   /** The `k` best documents for `query`: `[{ id, score, passage: { start, end } }]`, best first.
-   *  `passage` is the best-matching part of the document's text: `text.slice(start, end)`. */
+   *  `passage` is the best-matching part of the document's text: `text.slice(start, end)`.
+   *  The array's `backend` says which MaxSim backend scored it. */
   async search(query, k = 10) {
-    return this.#engine.call("search", [String(query), k]);
+    const { hits, backend } = await this.#engine.call("search", [String(query), k]);
+    return Object.assign(hits, { backend });
+  }
+
+  /** Removes a document by id; resolves to whether it was stored. */
+  async remove(id) {
+    return this.#engine.call("remove", [String(id)]);
+  }
+
+  /** Destroys the WebGPU device as a driver reset would (tests of the CPU fallback). */
+  async destroyGpuForTesting() {
+    await this.#engine.call("destroyGpuForTesting");
+  }
+
+  /** Chooses the MaxSim backend: "auto" (default), "webgpu", "simd" or "scalar". */
+  async setBackend(name) {
+    await this.#engine.call("setBackend", [String(name)]);
   }
 
   /** The tokenizer's ids for `text` (no special tokens): e.g. to count tokens. */
@@ -141,9 +162,23 @@ export class Retriever {
     return this.#engine.stats.tokenCount;
   }
 
-  /** MaxSim backend in use: "simd" (CPU lanes; the scalar reference is for tests). */
+  /** The MaxSim backend a full-length query would use now: "webgpu", "simd" or "scalar". */
   get backend() {
     return this.#engine.stats.backend;
+  }
+
+  /** How document vectors are stored: "int8" (default), "f32", "f16" or "binary". */
+  get precision() {
+    return this.#engine.stats.precision;
+  }
+
+  /** The WebGPU adapter in use, or null; `gpuError` says why there is none. */
+  get gpuAdapter() {
+    return this.#engine.stats.gpuAdapter;
+  }
+
+  get gpuError() {
+    return this.#engine.stats.gpuError;
   }
 
   /** sha256 of the loaded model file: the bundle's identity. */

@@ -7,7 +7,7 @@ let engine;
 self.onmessage = async ({ data: { id, method, args } }) => {
   try {
     let result;
-    if (method === "open") engine = await LocalEngine.open(args[0]);
+    if (method === "open") engine = await LocalEngine.open(...args);
     else if (!engine) throw new Error("the retriever is not loaded");
     else result = await engine[method](...args);
     self.postMessage({ id, result, stats: engine.stats() });
