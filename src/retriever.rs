@@ -379,6 +379,13 @@ impl Retriever {
         self.store.precision()
     }
 
+    /// Re-stores the index in another precision (see [`TokenStore::converted`]).
+    pub fn set_precision(&mut self, precision: Precision) {
+        if precision != self.store.precision() {
+            self.store = self.store.converted(precision);
+        }
+    }
+
     /// Removes a document; returns whether it was stored.
     pub fn remove(&mut self, id: &str) -> bool {
         self.store.remove(id)

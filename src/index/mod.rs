@@ -96,6 +96,22 @@ impl TokenStore {
         true
     }
 
+    /// The same store in another precision, re-encoded from this one's decoded vectors (exact from
+    /// f32; from a lossy precision the losses add up).
+    pub fn converted(&self, precision: Precision) -> TokenStore {
+        let mut tokens = PackedTokens::new(precision);
+        for t in 0..self.token_count() {
+            tokens.push(&self.tokens.decode(self.dim, t), self.dim);
+        }
+        TokenStore {
+            dim: self.dim,
+            passages: self.passages.clone(),
+            tokens,
+            docs: self.docs.clone(),
+            generation: next_generation(),
+        }
+    }
+
     pub fn passages(&self) -> &[StoredPassage] {
         &self.passages
     }
