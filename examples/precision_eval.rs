@@ -27,33 +27,67 @@ fn field(v: &serde_json::Value, name: &str) -> String {
 fn load_f32_retriever() -> Retriever {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/default");
     let read = |name: &str| std::fs::read(dir.join(name)).unwrap();
-    let bundle = Bundle::from_parts(&read("manifest.json"), read("model.onnx"), read("tokenizer.json")).unwrap();
+    let bundle = Bundle::from_parts(
+        &read("manifest.json"),
+        read("model.onnx"),
+        read("tokenizer.json"),
+    )
+    .unwrap();
     Retriever::with_precision(bundle, Precision::F32).unwrap()
 }
 
 fn ndcg_at_10(ranked: &[String], relevant: &HashMap<String, f64>) -> f64 {
-    let dcg: f64 = ranked.iter().take(10).enumerate().map(|(i, id)| relevant.get(id).copied().unwrap_or(0.0) / (i as f64 + 2.0).log2()).sum();
+    let dcg: f64 = ranked
+        .iter()
+        .take(10)
+        .enumerate()
+        .map(|(i, id)| relevant.get(id).copied().unwrap_or(0.0) / (i as f64 + 2.0).log2())
+        .sum();
     let mut gains: Vec<f64> = relevant.values().copied().collect();
     gains.sort_by(|a, b| b.total_cmp(a));
-    let ideal: f64 = gains.iter().take(10).enumerate().map(|(i, g)| g / (i as f64 + 2.0).log2()).sum();
-    if ideal > 0.0 { dcg / ideal } else { 0.0 }
+    let ideal: f64 = gains
+        .iter()
+        .take(10)
+        .enumerate()
+        .map(|(i, g)| g / (i as f64 + 2.0).log2())
+        .sum();
+    if ideal > 0.0 {
+        dcg / ideal
+    } else {
+        0.0
+    }
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let dir = Path::new(args.get(1).expect("usage: precision_eval <beir-dir> [max_docs]"));
+    let dir = Path::new(
+        args.get(1)
+            .expect("usage: precision_eval <beir-dir> [max_docs]"),
+    );
     let max_docs: usize = args.get(2).map_or(usize::MAX, |n| n.parse().unwrap());
     let corpus: Vec<(String, String)> = jsonl(&dir.join("corpus.jsonl"))
         .iter()
         .take(max_docs)
-        .map(|d| (field(d, "_id"), format!("{} {}", field(d, "title"), field(d, "text"))))
+        .map(|d| {
+            (
+                field(d, "_id"),
+                format!("{} {}", field(d, "title"), field(d, "text")),
+            )
+        })
         .collect();
     let mut qrels: HashMap<String, HashMap<String, f64>> = HashMap::new();
     let in_corpus: std::collections::HashSet<&str> = corpus.iter().map(|d| d.0.as_str()).collect();
-    for line in std::fs::read_to_string(dir.join("qrels/test.tsv")).unwrap().lines().skip(1) {
+    for line in std::fs::read_to_string(dir.join("qrels/test.tsv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+    {
         let cols: Vec<&str> = line.split('\t').collect();
         if cols.len() >= 3 && in_corpus.contains(cols[1]) {
-            qrels.entry(cols[0].into()).or_default().insert(cols[1].into(), cols[2].parse().unwrap());
+            qrels
+                .entry(cols[0].into())
+                .or_default()
+                .insert(cols[1].into(), cols[2].parse().unwrap());
         }
     }
     let queries: Vec<(String, String)> = jsonl(&dir.join("queries.jsonl"))
@@ -67,17 +101,23 @@ fn main() {
     let mut shards: Vec<Retriever> = std::thread::scope(|s| {
         let handles: Vec<_> = [&corpus[..half], &corpus[half..]]
             .into_iter()
-            .map(|docs| s.spawn(move || {
-                let mut r = load_f32_retriever();
-                for chunk in docs.chunks(64) {
-                    r.add_documents(chunk).unwrap();
-                }
-                r
-            }))
+            .map(|docs| {
+                s.spawn(move || {
+                    let mut r = load_f32_retriever();
+                    for chunk in docs.chunks(64) {
+                        r.add_documents(chunk).unwrap();
+                    }
+                    r
+                })
+            })
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
-    eprintln!("encoded {} docs in {:.0} s", corpus.len(), started.elapsed().as_secs_f64());
+    eprintln!(
+        "encoded {} docs in {:.0} s",
+        corpus.len(),
+        started.elapsed().as_secs_f64()
+    );
 
     let mut f32_ndcg = None;
     for precision in Precision::ALL {
@@ -86,14 +126,25 @@ fn main() {
         }
         let ndcg: f64 = std::thread::scope(|s| {
             let (shards, qrels) = (&shards, &qrels);
-            let handles: Vec<_> = queries.chunks(queries.len().div_ceil(2)).map(|qs| s.spawn(move || {
-                qs.iter().map(|(id, text)| {
-                    let mut hits: Vec<_> = shards.iter().flat_map(|r| r.search(text, 10).unwrap().hits).collect();
-                    hits.sort_by(|a, b| b.score.total_cmp(&a.score));
-                    let ranked: Vec<String> = hits.into_iter().take(10).map(|h| h.id).collect();
-                    ndcg_at_10(&ranked, &qrels[id])
-                }).sum::<f64>()
-            })).collect();
+            let handles: Vec<_> = queries
+                .chunks(queries.len().div_ceil(2))
+                .map(|qs| {
+                    s.spawn(move || {
+                        qs.iter()
+                            .map(|(id, text)| {
+                                let mut hits: Vec<_> = shards
+                                    .iter()
+                                    .flat_map(|r| r.search(text, 10).unwrap().hits)
+                                    .collect();
+                                hits.sort_by(|a, b| b.score.total_cmp(&a.score));
+                                let ranked: Vec<String> =
+                                    hits.into_iter().take(10).map(|h| h.id).collect();
+                                ndcg_at_10(&ranked, &qrels[id])
+                            })
+                            .sum::<f64>()
+                    })
+                })
+                .collect();
             handles.into_iter().map(|h| h.join().unwrap()).sum::<f64>()
         }) / queries.len() as f64;
         let base = *f32_ndcg.get_or_insert(ndcg);

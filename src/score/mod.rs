@@ -3,6 +3,7 @@
 //! scalar one is the reference every other backend is checked against (tests/score.rs), in every
 //! storage precision.
 
+pub mod bench;
 mod gpu;
 mod lanes;
 

@@ -6,7 +6,7 @@ const WASM_URL = new URL("../pkg/colbert_wasm_bg.wasm", import.meta.url);
 export const isNode = typeof process !== "undefined" && !!process.versions?.node;
 
 let ready;
-function initWasm() {
+export function initWasm() {
   ready ??= (async () => {
     if (isNode) {
       const fs = await import(/* @vite-ignore */ "node:fs/promises");

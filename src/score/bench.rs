@@ -1,0 +1,75 @@
+//! What does a MaxSim benchmark run on? Seeded synthetic unit vectors (no model needed, any size) and
+//! a multiply-add loop that measures the machine's SIMD peak, shared by the native bench and the
+//! wasm one (`npm run bench:maxsim`).
+
+use crate::index::{whole_text_passage, Precision, TokenStore};
+use crate::model::TokenVectors;
+
+/// `n` unit-length rows of `dim` values from a seeded LCG.
+pub fn synthetic_vectors(n: usize, dim: usize, seed: &mut u64) -> TokenVectors {
+    let mut data: Vec<f32> = (0..n * dim)
+        .map(|_| {
+            *seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (*seed >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+        })
+        .collect();
+    for row in data.chunks_mut(dim.max(1)) {
+        let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
+        row.iter_mut().for_each(|v| *v /= norm);
+    }
+    TokenVectors {
+        dim,
+        data,
+        offsets: vec![None; n],
+    }
+}
+
+/// `docs` one-passage documents of `tokens` synthetic tokens each, stored in `precision`.
+pub fn synthetic_store(
+    docs: usize,
+    tokens: usize,
+    dim: usize,
+    precision: Precision,
+    seed: u64,
+) -> TokenStore {
+    let mut seed = seed;
+    let mut store = TokenStore::new(precision, dim);
+    for i in 0..docs {
+        let vectors = synthetic_vectors(tokens, dim, &mut seed);
+        store.upsert(&i.to_string(), vec![whole_text_passage("", vectors)]);
+    }
+    store
+}
+
+/// Runs `iterations` x 8 independent f32x4 multiply-adds; returns a value to keep (so the loop is
+/// not optimised away). Flops done: `iterations * 8 * 4 * 2`.
+pub fn mul_add_peak(iterations: u32) -> f32 {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    {
+        use core::arch::wasm32::*;
+        let mul = f32x4_splat(0.999_999);
+        let add = f32x4_splat(1e-7);
+        let mut acc = [f32x4_splat(1.0); 8];
+        for _ in 0..iterations {
+            for a in acc.iter_mut() {
+                *a = f32x4_add(f32x4_mul(*a, mul), add);
+            }
+        }
+        acc.iter().map(|a| f32x4_extract_lane::<0>(*a)).sum()
+    }
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    {
+        let mut acc = [[1.0f32; 4]; 8];
+        for _ in 0..iterations {
+            for a in acc.iter_mut() {
+                for v in a.iter_mut() {
+                    *v = *v * 0.999_999 + 1e-7;
+                }
+            }
+            std::hint::black_box(&mut acc);
+        }
+        acc.iter().map(|a| a[0]).sum()
+    }
+}
