@@ -21,6 +21,9 @@ pub enum Error {
     /// The ONNX model could not be loaded, optimised or run.
     #[error("model error: {0}")]
     Model(String),
+    /// A saved index that cannot be used: altered, truncated, another format version or another model.
+    #[error("index error: {0}")]
+    Index(String),
     /// No usable GPU (none, a software one not allowed, or the device was lost).
     #[error("GPU unavailable: {0}")]
     Gpu(String),
@@ -37,6 +40,7 @@ impl Error {
             Error::Checksum { .. } => "ChecksumError",
             Error::Tokenizer(_) => "TokenizerError",
             Error::Model(_) => "ModelError",
+            Error::Index(_) => "IndexError",
             Error::Gpu(_) => "GpuError",
             Error::InvalidInput(_) => "InvalidInputError",
         }

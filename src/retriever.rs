@@ -5,10 +5,10 @@ use std::collections::HashSet;
 use std::ops::Range;
 
 use crate::error::{Error, Result};
-use crate::index::{utf16_len, NewPassage, Precision, TokenStore};
+use crate::index::{utf16_len, DocInfo, NewPassage, Precision, TokenStore};
 use crate::model::{Bundle, ColbertTokenizer, Encoder, TextKind, TokenVectors};
 use crate::score::{
-    score_passages, top_k, GpuError, GpuMaxSim, LanesMaxSim, MaxSim, PendingScores, QueryTokens,
+    finish_first_pass, top_k, GpuError, GpuMaxSim, LanesMaxSim, MaxSim, PendingScores, QueryTokens,
     ScalarMaxSim,
 };
 
@@ -21,6 +21,51 @@ pub struct Hit {
     pub passage: Range<usize>,
     /// The same range in UTF-16 code units (JavaScript string indices).
     pub passage_utf16: Range<usize>,
+    /// The document's metadata JSON, as given when it was added.
+    pub metadata: Option<String>,
+}
+
+/// A document to add: its text and, optionally, metadata JSON returned with hits and used by filters.
+#[derive(Debug, Clone)]
+pub struct NewDocument<'a> {
+    pub id: &'a str,
+    pub text: &'a str,
+    pub metadata: Option<String>,
+}
+
+/// What an `add_documents_with` call did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AddReport {
+    /// Documents (re-)encoded because they were new or their text changed.
+    pub encoded: usize,
+    /// Documents whose text was unchanged: only their metadata was updated.
+    pub unchanged: usize,
+}
+
+/// Keeps documents whose metadata has, for every key, that value (or an array containing it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetadataFilter(serde_json::Map<String, serde_json::Value>);
+
+impl MetadataFilter {
+    /// From a JSON object such as `{"folder": "work", "tags": "urgent"}`.
+    pub fn from_json(json: &str) -> Result<MetadataFilter> {
+        match serde_json::from_str(json) {
+            Ok(serde_json::Value::Object(map)) => Ok(MetadataFilter(map)),
+            _ => Err(Error::InvalidInput(format!(
+                "a filter is a JSON object, not {json:?}"
+            ))),
+        }
+    }
+
+    pub fn matches(&self, metadata: Option<&str>) -> bool {
+        let meta: serde_json::Value = metadata
+            .and_then(|m| serde_json::from_str(m).ok())
+            .unwrap_or(serde_json::Value::Null);
+        self.0.iter().all(|(key, want)| match &meta[key] {
+            serde_json::Value::Array(items) => items.contains(want) || &meta[key] == want,
+            got => got == want,
+        })
+    }
 }
 
 /// Which MaxSim backend searches use.
@@ -67,6 +112,7 @@ pub struct SearchPlan {
     query: Option<QueryTokens>,
     k: usize,
     generation: u64,
+    filter: Option<MetadataFilter>,
 }
 
 pub struct Retriever {
@@ -179,25 +225,79 @@ impl Retriever {
     /// Encodes and stores documents; a long one is split into overlapping passages. All-or-nothing:
     /// if any document fails, none is stored.
     pub fn add_documents<S: AsRef<str>>(&mut self, docs: &[(S, S)]) -> Result<()> {
+        let docs: Vec<NewDocument> = docs
+            .iter()
+            .map(|(id, text)| NewDocument {
+                id: id.as_ref(),
+                text: text.as_ref(),
+                metadata: None,
+            })
+            .collect();
+        self.add_documents_with(&docs).map(|_| ())
+    }
+
+    /// Adds or updates documents with metadata. A document whose text is unchanged (same sha256) is
+    /// not encoded again; only its metadata is replaced. All-or-nothing, like `add_documents`.
+    pub fn add_documents_with(&mut self, docs: &[NewDocument]) -> Result<AddReport> {
         let mut seen = HashSet::new();
-        for (id, _) in docs {
-            let id = id.as_ref();
-            if id.is_empty() {
+        for doc in docs {
+            if doc.id.is_empty() {
                 return Err(Error::InvalidInput("document id is empty".into()));
             }
-            if !seen.insert(id) {
+            if !seen.insert(doc.id) {
                 return Err(Error::InvalidInput(format!(
-                    "document id '{id}' appears twice in one batch"
+                    "document id '{}' appears twice in one batch",
+                    doc.id
                 )));
             }
+            if let Some(meta) = &doc.metadata {
+                serde_json::from_str::<serde_json::Value>(meta).map_err(|e| {
+                    Error::InvalidInput(format!("metadata of '{}' is not JSON: {e}", doc.id))
+                })?;
+            }
         }
+        let mut report = AddReport::default();
         let mut encoded = Vec::with_capacity(docs.len());
-        for (id, text) in docs {
-            encoded.push((id.as_ref(), self.encode_passages(text.as_ref())?));
+        for doc in docs {
+            let content_hash = crate::model::sha256_hex(doc.text.as_bytes());
+            let unchanged = self
+                .store
+                .doc_info(doc.id)
+                .is_some_and(|info| info.content_hash == content_hash);
+            let passages = if unchanged {
+                None
+            } else {
+                Some(self.encode_passages(doc.text)?)
+            };
+            let info = DocInfo {
+                content_hash,
+                metadata: doc.metadata.clone(),
+            };
+            encoded.push((doc.id, info, passages));
         }
-        for (id, passages) in encoded {
-            self.store.upsert(id, passages);
+        for (id, info, passages) in encoded {
+            match passages {
+                Some(passages) => {
+                    self.store.upsert_with(id, info, passages);
+                    report.encoded += 1;
+                }
+                None => {
+                    self.store.set_metadata(id, info.metadata);
+                    report.unchanged += 1;
+                }
+            }
         }
+        Ok(report)
+    }
+
+    /// The index as one versioned, checksummed file, tagged with this model's sha256.
+    pub fn export_index(&self) -> Vec<u8> {
+        self.store.to_bytes(&self.model_sha256)
+    }
+
+    /// Replaces the index with a file from `export_index`. On any error the current index stays.
+    pub fn import_index(&mut self, bytes: &[u8]) -> Result<()> {
+        self.store = TokenStore::from_bytes(bytes, &self.model_sha256)?;
         Ok(())
     }
 
@@ -220,7 +320,17 @@ impl Retriever {
     /// The `k` best documents for `query`, best first, each with its best passage. A blank query
     /// matches nothing. Natively a GPU search blocks until its scores are back.
     pub fn search(&self, query: &str, k: usize) -> Result<SearchResults> {
-        let (plan, pending) = self.begin_search(query, k)?;
+        self.search_with(query, k, None)
+    }
+
+    /// `search` over the documents whose metadata passes `filter`.
+    pub fn search_with(
+        &self,
+        query: &str,
+        k: usize,
+        filter: Option<MetadataFilter>,
+    ) -> Result<SearchResults> {
+        let (plan, pending) = self.begin_search(query, k, filter)?;
         #[cfg(not(target_arch = "wasm32"))]
         let gpu_scores = pending.map(PendingScores::wait);
         #[cfg(target_arch = "wasm32")]
@@ -237,6 +347,7 @@ impl Retriever {
         &self,
         query: &str,
         k: usize,
+        filter: Option<MetadataFilter>,
     ) -> Result<(SearchPlan, Option<PendingScores>)> {
         let generation = self.store.generation();
         if query.trim().is_empty() || k == 0 {
@@ -244,6 +355,7 @@ impl Retriever {
                 query: None,
                 k,
                 generation,
+                filter,
             };
             return Ok((plan, None));
         }
@@ -265,6 +377,7 @@ impl Retriever {
                 query: Some(query),
                 k,
                 generation,
+                filter,
             },
             pending,
         ))
@@ -294,20 +407,38 @@ impl Retriever {
             }
             _ => None,
         };
-        let (scores, backend) = match gpu_scores {
-            Some(first_pass) => (
-                crate::score::finish_first_pass(&query, &self.store, first_pass, plan.k),
-                "webgpu",
-            ),
+        let (first_pass, backend) = match gpu_scores {
+            Some(first_pass) => (first_pass, "webgpu"),
             None => {
                 let cpu = self.cpu_scorer();
-                (score_passages(cpu, &query, &self.store, plan.k), cpu.name())
+                (cpu.score_all(&query, &self.store), cpu.name())
             }
         };
+        let first_pass = self.apply_filter(first_pass, plan.filter.as_ref());
+        let scores = finish_first_pass(&query, &self.store, first_pass, plan.k);
         SearchResults {
             hits: self.best_passage_per_document(&scores, plan.k),
             backend,
         }
+    }
+
+    /// NaN (dropped) for passages of documents the filter excludes.
+    fn apply_filter(&self, mut scores: Vec<f32>, filter: Option<&MetadataFilter>) -> Vec<f32> {
+        let Some(filter) = filter else { return scores };
+        let mut verdicts: std::collections::HashMap<&str, bool> = Default::default();
+        for (score, p) in scores.iter_mut().zip(self.store.passages()) {
+            let keep = *verdicts.entry(p.doc_id.as_str()).or_insert_with(|| {
+                let meta = self
+                    .store
+                    .doc_info(&p.doc_id)
+                    .and_then(|i| i.metadata.as_deref());
+                filter.matches(meta)
+            });
+            if !keep {
+                *score = f32::NAN;
+            }
+        }
+        scores
     }
 
     fn gpu_fell_back(&self, why: &GpuError) {
@@ -352,6 +483,10 @@ impl Retriever {
                     score,
                     passage: p.range.clone(),
                     passage_utf16: p.range_utf16.clone(),
+                    metadata: self
+                        .store
+                        .doc_info(&p.doc_id)
+                        .and_then(|i| i.metadata.clone()),
                 }
             })
             .collect()

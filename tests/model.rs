@@ -461,3 +461,89 @@ fn gpu_search_matches_the_cpu_and_falls_back_when_the_device_is_lost() {
     assert_eq!(after, cpu[0], "with the same ranking");
     assert_eq!(r.backend(), "simd");
 }
+
+#[test]
+fn unchanged_text_is_not_encoded_again_and_metadata_filters_and_comes_back() {
+    use colbert_wasm::retriever::{MetadataFilter, NewDocument};
+    let mut r = load_default();
+    let doc = |id: &'static str, text: &'static str, meta: &str| NewDocument {
+        id,
+        text,
+        metadata: Some(meta.to_owned()),
+    };
+    let first = r
+        .add_documents_with(&[
+            doc(
+                "a",
+                "Buy flour and yeast for the sourdough.",
+                r#"{"folder":"home","tags":["food"]}"#,
+            ),
+            doc(
+                "b",
+                "Sourdough workshop at the office on Friday.",
+                r#"{"folder":"work","tags":["food","events"]}"#,
+            ),
+        ])
+        .unwrap();
+    assert_eq!((first.encoded, first.unchanged), (2, 0));
+    let again = r
+        .add_documents_with(&[doc(
+            "a",
+            "Buy flour and yeast for the sourdough.",
+            r#"{"folder":"kitchen"}"#,
+        )])
+        .unwrap();
+    assert_eq!((again.encoded, again.unchanged), (0, 1));
+    let all = r.search("sourdough", 5).unwrap().hits;
+    assert_eq!(all.len(), 2);
+    let work = MetadataFilter::from_json(r#"{"folder":"work"}"#).unwrap();
+    let hits = r.search_with("sourdough", 5, Some(work)).unwrap().hits;
+    assert_eq!(
+        hits.iter().map(|h| h.id.as_str()).collect::<Vec<_>>(),
+        vec!["b"]
+    );
+    assert_eq!(
+        hits[0].metadata.as_deref(),
+        Some(r#"{"folder":"work","tags":["food","events"]}"#)
+    );
+    let events = MetadataFilter::from_json(r#"{"tags":"events"}"#).unwrap();
+    assert_eq!(
+        r.search_with("flour", 5, Some(events)).unwrap().hits.len(),
+        1
+    );
+    let kitchen = MetadataFilter::from_json(r#"{"folder":"kitchen"}"#).unwrap();
+    assert_eq!(
+        r.search_with("flour", 5, Some(kitchen)).unwrap().hits[0].id,
+        "a",
+        "metadata was updated"
+    );
+    assert!(MetadataFilter::from_json("[1]").is_err());
+    let bad = r.add_documents_with(&[NewDocument {
+        id: "c",
+        text: "x",
+        metadata: Some("{oops".into()),
+    }]);
+    assert!(matches!(bad, Err(Error::InvalidInput(_))));
+}
+
+#[test]
+fn an_exported_index_imports_to_identical_results_and_bad_files_change_nothing() {
+    let mut r = load_default();
+    r.add_documents(&notes()).unwrap();
+    let bytes = r.export_index();
+    let mut fresh = load_default();
+    fresh.import_index(&bytes).unwrap();
+    for q in QUERIES {
+        assert_eq!(fresh.search(q, 5).unwrap(), r.search(q, 5).unwrap(), "{q}");
+    }
+    let before = fresh.search(QUERIES[0], 5).unwrap();
+    assert!(matches!(
+        fresh.import_index(&bytes[..bytes.len() / 2]),
+        Err(Error::Index(_))
+    ));
+    assert_eq!(
+        fresh.search(QUERIES[0], 5).unwrap(),
+        before,
+        "a failed import keeps the index"
+    );
+}

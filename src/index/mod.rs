@@ -2,12 +2,14 @@
 //! grouped by document id in insertion order so ties resolve the same way on every run, over one flat
 //! arena of packed token vectors (`packed`).
 
+mod format;
 mod packed;
 
 use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+pub use format::{FORMAT_MAGIC, FORMAT_VERSION};
 pub use packed::{words_per_token, Int8Tokens, PackedTokens, Precision};
 
 use crate::model::TokenVectors;
@@ -30,12 +32,21 @@ pub struct StoredPassage {
     pub tokens: Range<usize>,
 }
 
+/// What the store knows of a document besides its vectors.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct DocInfo {
+    /// sha256 (hex) of the text it was encoded from: an unchanged text is not encoded again.
+    pub content_hash: String,
+    /// The caller's JSON metadata, kept verbatim and returned with hits.
+    pub metadata: Option<String>,
+}
+
 pub struct TokenStore {
     dim: usize,
     passages: Vec<StoredPassage>,
     tokens: PackedTokens,
-    /// Document id -> number of its passages (they are contiguous in `passages`).
-    docs: HashMap<String, usize>,
+    /// Document id -> what is known of it (its passages are contiguous in `passages`).
+    docs: HashMap<String, DocInfo>,
     /// Renewed by every change, and unique across stores, so copies elsewhere (the GPU's) know
     /// whether they still mirror this store.
     generation: u64,
@@ -54,6 +65,11 @@ impl TokenStore {
 
     /// Stores a document's passages, replacing any earlier version of the document.
     pub fn upsert(&mut self, doc_id: &str, passages: Vec<NewPassage>) {
+        self.upsert_with(doc_id, DocInfo::default(), passages)
+    }
+
+    /// `upsert` with the document's hash and metadata.
+    pub fn upsert_with(&mut self, doc_id: &str, info: DocInfo, passages: Vec<NewPassage>) {
         self.remove(doc_id);
         self.generation = next_generation();
         let mut next_token = self.token_count();
@@ -69,7 +85,7 @@ impl TokenStore {
             });
             next_token += n;
         }
-        self.docs.insert(doc_id.to_owned(), passages.len());
+        self.docs.insert(doc_id.to_owned(), info);
     }
 
     /// Removes a document; returns whether it was there. Compacts the arena (linear in its size).
@@ -130,6 +146,22 @@ impl TokenStore {
 
     pub fn precision(&self) -> Precision {
         self.tokens.precision()
+    }
+
+    pub fn doc_info(&self, doc_id: &str) -> Option<&DocInfo> {
+        self.docs.get(doc_id)
+    }
+
+    /// Replaces a stored document's metadata (its vectors stay); returns whether it is stored.
+    pub fn set_metadata(&mut self, doc_id: &str, metadata: Option<String>) -> bool {
+        match self.docs.get_mut(doc_id) {
+            Some(info) => {
+                info.metadata = metadata;
+                self.generation = next_generation();
+                true
+            }
+            None => false,
+        }
     }
 
     pub fn contains(&self, doc_id: &str) -> bool {

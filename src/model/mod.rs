@@ -7,7 +7,7 @@ mod manifest;
 mod passages;
 mod tokenize;
 
-pub use bundle::{sha256_hex, Bundle};
+pub use bundle::{sha256_digest, sha256_hex, Bundle};
 pub use encoder::{Encoder, TokenVectors};
 pub use manifest::{FileEntry, Manifest, Marker, BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION};
 pub use tokenize::{ColbertTokenizer, Encoding, TextKind};

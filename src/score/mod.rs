@@ -171,7 +171,11 @@ pub fn rerank(
     depth: usize,
 ) -> Vec<f32> {
     let mut scores = vec![f32::NAN; first_pass.len()];
-    for (slot, _) in top_k(first_pass, depth) {
+    // NaN first-pass scores (filtered out) stay out of the re-rank.
+    for (slot, _) in top_k(first_pass, depth)
+        .into_iter()
+        .filter(|(_, s)| !s.is_nan())
+    {
         scores[slot] = lanes::int8_maxsim(query, tier, passages[slot].tokens.clone());
     }
     scores

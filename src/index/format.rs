@@ -1,0 +1,268 @@
+//! How is an index saved? One self-checking file (export/import, and what IndexedDB holds):
+//!
+//! ```text
+//! "CWIX" | u32 format version | u32 header length | header (JSON) | token arena | sha256 of all before
+//! ```
+//!
+//! The header names the model (sha256) the vectors came from, the precision, the dimension, and every
+//! document with its passages; the arena is the packed tokens in little-endian. Decoding checks the
+//! checksum first, then every count and range, so altered or truncated bytes are an `Index` error,
+//! never a panic or a silently wrong index.
+
+use std::collections::HashMap;
+
+use half::f16;
+use serde::{Deserialize, Serialize};
+
+use super::{
+    words_per_token, DocInfo, Int8Tokens, PackedTokens, Precision, StoredPassage, TokenStore,
+};
+use crate::error::{Error, Result};
+
+pub const FORMAT_MAGIC: &[u8; 4] = b"CWIX";
+pub const FORMAT_VERSION: u32 = 1;
+const CHECKSUM_BYTES: usize = 32;
+const MAX_DIM: usize = 1 << 16;
+
+#[derive(Serialize, Deserialize)]
+struct Header {
+    model_sha256: String,
+    precision: String,
+    dim: usize,
+    tokens: usize,
+    docs: Vec<DocHeader>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct DocHeader {
+    id: String,
+    #[serde(flatten)]
+    info: DocInfo,
+    /// Per passage: byte start, byte end, UTF-16 start, UTF-16 end, token count.
+    passages: Vec<[usize; 5]>,
+}
+
+fn index_err(why: impl Into<String>) -> Error {
+    Error::Index(why.into())
+}
+
+impl TokenStore {
+    /// The store as one file, tagged with the model its vectors came from.
+    pub fn to_bytes(&self, model_sha256: &str) -> Vec<u8> {
+        let header = Header {
+            model_sha256: model_sha256.to_owned(),
+            precision: self.precision().name().to_owned(),
+            dim: self.dim,
+            tokens: self.token_count(),
+            docs: self.doc_headers(),
+        };
+        let header =
+            serde_json::to_vec(&header).expect("a header of strings and numbers serialises");
+        let mut out = Vec::with_capacity(12 + header.len() + self.token_count() * self.dim + 32);
+        out.extend_from_slice(FORMAT_MAGIC);
+        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        out.extend_from_slice(&(header.len() as u32).to_le_bytes());
+        out.extend_from_slice(&header);
+        write_arena(&self.tokens, &mut out);
+        let checksum = crate::model::sha256_digest(&out);
+        out.extend_from_slice(&checksum);
+        out
+    }
+
+    fn doc_headers(&self) -> Vec<DocHeader> {
+        let mut docs: Vec<DocHeader> = Vec::new();
+        for p in &self.passages {
+            let passage = [
+                p.range.start,
+                p.range.end,
+                p.range_utf16.start,
+                p.range_utf16.end,
+                p.tokens.len(),
+            ];
+            match docs.last_mut() {
+                Some(doc) if doc.id == p.doc_id => doc.passages.push(passage),
+                _ => docs.push(DocHeader {
+                    id: p.doc_id.clone(),
+                    info: self.docs.get(&p.doc_id).cloned().unwrap_or_default(),
+                    passages: vec![passage],
+                }),
+            }
+        }
+        // Documents with no passages cannot occur (an empty text is one empty passage), but keep any.
+        for (id, info) in &self.docs {
+            if !docs.iter().any(|d| &d.id == id) {
+                docs.push(DocHeader {
+                    id: id.clone(),
+                    info: info.clone(),
+                    passages: Vec::new(),
+                });
+            }
+        }
+        docs
+    }
+
+    /// Reads a file written by `to_bytes`; `expected_model` is the loaded model's sha256.
+    pub fn from_bytes(bytes: &[u8], expected_model: &str) -> Result<TokenStore> {
+        if bytes.len() < 12 + CHECKSUM_BYTES || &bytes[..4] != FORMAT_MAGIC {
+            return Err(index_err(
+                "not a colbert-wasm index file (bad magic or too short)",
+            ));
+        }
+        let (body, checksum) = bytes.split_at(bytes.len() - CHECKSUM_BYTES);
+        if crate::model::sha256_digest(body).as_slice() != checksum {
+            return Err(index_err(
+                "index file failed its checksum: it is truncated or altered",
+            ));
+        }
+        let version = read_u32(body, 4);
+        if version != FORMAT_VERSION {
+            return Err(index_err(format!(
+                "index format version {version}; this build reads version {FORMAT_VERSION}: re-index the documents"
+            )));
+        }
+        let header_len = read_u32(body, 8) as usize;
+        let header_bytes = body
+            .get(12..12usize.saturating_add(header_len))
+            .ok_or_else(|| index_err("header runs past the end of the file"))?;
+        let header: Header = serde_json::from_slice(header_bytes)
+            .map_err(|e| index_err(format!("unreadable header: {e}")))?;
+        if header.model_sha256 != expected_model {
+            return Err(index_err(format!(
+                "index was built with model sha256 {}, but model {expected_model} is loaded: re-index the documents with this model",
+                header.model_sha256
+            )));
+        }
+        let precision: Precision = header
+            .precision
+            .parse()
+            .map_err(|_| index_err(format!("unknown precision '{}'", header.precision)))?;
+        if header.dim == 0 || header.dim > MAX_DIM {
+            return Err(index_err(format!("impossible dimension {}", header.dim)));
+        }
+        let arena = &body[12 + header_len..];
+        let tokens = read_arena(precision, header.dim, header.tokens, arena)?;
+        build_store(header, tokens)
+    }
+}
+
+fn build_store(header: Header, tokens: PackedTokens) -> Result<TokenStore> {
+    let mut passages = Vec::new();
+    let mut docs = HashMap::new();
+    let mut next_token = 0usize;
+    for doc in header.docs {
+        if doc.id.is_empty() {
+            return Err(index_err("a document has an empty id"));
+        }
+        for [start, end, start16, end16, n] in doc.passages {
+            if start > end || start16 > end16 {
+                return Err(index_err(format!(
+                    "document '{}' has a reversed passage range",
+                    doc.id
+                )));
+            }
+            let token_end = next_token
+                .checked_add(n)
+                .filter(|&e| e <= header.tokens)
+                .ok_or_else(|| index_err("passages claim more tokens than the file holds"))?;
+            passages.push(StoredPassage {
+                doc_id: doc.id.clone(),
+                range: start..end,
+                range_utf16: start16..end16,
+                tokens: next_token..token_end,
+            });
+            next_token = token_end;
+        }
+        if docs.insert(doc.id.clone(), doc.info).is_some() {
+            return Err(index_err(format!("document '{}' appears twice", doc.id)));
+        }
+    }
+    if next_token != header.tokens {
+        return Err(index_err("passages cover fewer tokens than the file holds"));
+    }
+    Ok(TokenStore {
+        dim: header.dim,
+        passages,
+        tokens,
+        docs,
+        generation: super::next_generation(),
+    })
+}
+
+fn read_u32(bytes: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
+}
+
+fn write_arena(tokens: &PackedTokens, out: &mut Vec<u8>) {
+    let int8 = |t: &Int8Tokens, out: &mut Vec<u8>| {
+        out.extend(t.codes.iter().map(|c| *c as u8));
+        out.extend(t.scales.iter().flat_map(|s| s.to_le_bytes()));
+    };
+    match tokens {
+        PackedTokens::F32(data) => out.extend(data.iter().flat_map(|v| v.to_le_bytes())),
+        PackedTokens::F16(data) => out.extend(data.iter().flat_map(|v| v.to_bits().to_le_bytes())),
+        PackedTokens::Int8(t) => int8(t, out),
+        PackedTokens::Binary { bits, rerank } => {
+            out.extend(bits.iter().flat_map(|w| w.to_le_bytes()));
+            int8(rerank, out);
+        }
+    }
+}
+
+/// Exact arena size for the header's counts, then the values; scales must be finite and positive.
+fn read_arena(
+    precision: Precision,
+    dim: usize,
+    tokens: usize,
+    arena: &[u8],
+) -> Result<PackedTokens> {
+    let values = tokens
+        .checked_mul(dim)
+        .ok_or_else(|| index_err("token count overflows"))?;
+    let int8_len = values + 4 * tokens;
+    let expected = match precision {
+        Precision::F32 => 4 * values,
+        Precision::F16 => 2 * values,
+        Precision::Int8 => int8_len,
+        Precision::Binary => 4 * words_per_token(dim) * tokens + int8_len,
+    };
+    if arena.len() != expected {
+        return Err(index_err(format!(
+            "token data is {} bytes; {tokens} {} tokens of dim {dim} need {expected}",
+            arena.len(),
+            precision.name()
+        )));
+    }
+    let words = |b: &[u8]| -> Vec<u32> {
+        b.chunks_exact(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect()
+    };
+    let int8 = |b: &[u8]| -> Result<Int8Tokens> {
+        let (codes, scales) = b.split_at(values);
+        let scales: Vec<f32> = words(scales).into_iter().map(f32::from_bits).collect();
+        if scales.iter().any(|s| !s.is_finite() || *s <= 0.0) {
+            return Err(index_err("an int8 scale is not a positive number"));
+        }
+        Ok(Int8Tokens {
+            codes: codes.iter().map(|c| *c as i8).collect(),
+            scales,
+        })
+    };
+    Ok(match precision {
+        Precision::F32 => PackedTokens::F32(words(arena).into_iter().map(f32::from_bits).collect()),
+        Precision::F16 => PackedTokens::F16(
+            arena
+                .chunks_exact(2)
+                .map(|c| f16::from_bits(u16::from_le_bytes([c[0], c[1]])))
+                .collect(),
+        ),
+        Precision::Int8 => PackedTokens::Int8(int8(arena)?),
+        Precision::Binary => {
+            let (bits, rest) = arena.split_at(4 * words_per_token(dim) * tokens);
+            PackedTokens::Binary {
+                bits: words(bits),
+                rerank: int8(rest)?,
+            }
+        }
+    })
+}

@@ -1,0 +1,128 @@
+//! The saved-index format: exact round trips in every precision, and a decoder that turns every
+//! altered, truncated or foreign file into an `Index` error (fuzzed with proptest), never a panic.
+
+use colbert_wasm::index::{DocInfo, Precision, TokenStore, FORMAT_VERSION};
+use colbert_wasm::model::sha256_digest;
+use colbert_wasm::score::bench::synthetic_vectors;
+use colbert_wasm::score::{cpu_backends, QueryTokens};
+use colbert_wasm::Error;
+use proptest::prelude::*;
+
+const MODEL: &str = "model-sha";
+
+fn sample_store(precision: Precision) -> TokenStore {
+    let mut seed = 3;
+    let mut store = TokenStore::new(precision, 12);
+    for (i, n) in [5usize, 0, 1, 17].into_iter().enumerate() {
+        let info = DocInfo {
+            content_hash: format!("h{i}"),
+            metadata: Some(format!("{{\"n\":{i}}}")),
+        };
+        let passage = |n: usize, seed: &mut u64| colbert_wasm::index::NewPassage {
+            range: 0..n,
+            range_utf16: 0..n,
+            vectors: synthetic_vectors(n, 12, seed),
+        };
+        store.upsert_with(
+            &format!("doc-{i}"),
+            info,
+            vec![passage(n, &mut seed), passage(3, &mut seed)],
+        );
+    }
+    store
+}
+
+fn is_index_error<T>(result: Result<T, Error>) -> bool {
+    matches!(result, Err(Error::Index(_)))
+}
+
+#[test]
+fn every_precision_round_trips_exactly() {
+    let query = QueryTokens::new(&synthetic_vectors(4, 12, &mut 11));
+    for precision in Precision::ALL {
+        let store = sample_store(precision);
+        let back = TokenStore::from_bytes(&store.to_bytes(MODEL), MODEL).unwrap();
+        assert_eq!(back.precision(), precision);
+        assert_eq!(back.passages(), store.passages());
+        assert_eq!(back.tokens(), store.tokens());
+        assert_eq!(back.doc_info("doc-3"), store.doc_info("doc-3"));
+        let scorer = &cpu_backends()[1];
+        assert_eq!(
+            scorer.score_all(&query, &back),
+            scorer.score_all(&query, &store)
+        );
+    }
+}
+
+#[test]
+fn another_model_or_format_version_is_refused_with_a_reason() {
+    let bytes = sample_store(Precision::Int8).to_bytes(MODEL);
+    match TokenStore::from_bytes(&bytes, "other-model") {
+        Err(Error::Index(why)) => assert!(why.contains("re-index"), "{why}"),
+        other => panic!("{:?}", other.map(|_| ())),
+    }
+    // A well-formed file of a future version (valid checksum): refused by version, not as garbage.
+    let mut future = bytes[..bytes.len() - 32].to_vec();
+    future[4..8].copy_from_slice(&(FORMAT_VERSION + 1).to_le_bytes());
+    let checksum = sha256_digest(&future);
+    future.extend_from_slice(&checksum);
+    match TokenStore::from_bytes(&future, MODEL) {
+        Err(Error::Index(why)) => assert!(why.contains("version"), "{why}"),
+        other => panic!("{:?}", other.map(|_| ())),
+    }
+}
+
+#[test]
+fn a_consistent_checksum_over_inconsistent_counts_is_still_refused() {
+    let bytes = sample_store(Precision::F32).to_bytes(MODEL);
+    let body = &bytes[..bytes.len() - 32];
+    let header_len = u32::from_le_bytes(body[8..12].try_into().unwrap()) as usize;
+    let header = String::from_utf8(body[12..12 + header_len].to_vec()).unwrap();
+    for (from, to) in [
+        ("\"dim\":12", "\"dim\":13"),
+        ("\"tokens\":35", "\"tokens\":34"),
+        ("\"doc-1\"", "\"doc-0\""),
+        ("\"f32\"", "\"int4\""),
+    ] {
+        assert!(header.contains(from), "{from} in {header}");
+        let edited = header.replacen(from, to, 1);
+        let mut forged = body[..8].to_vec();
+        forged.extend_from_slice(&(edited.len() as u32).to_le_bytes());
+        forged.extend_from_slice(edited.as_bytes());
+        forged.extend_from_slice(&body[12 + header_len..]);
+        let checksum = sha256_digest(&forged);
+        forged.extend_from_slice(&checksum);
+        assert!(
+            is_index_error(TokenStore::from_bytes(&forged, MODEL)),
+            "{from} -> {to} accepted"
+        );
+    }
+}
+
+proptest! {
+    // 3 x 1,000 executions per run of the test command.
+    #![proptest_config(ProptestConfig::with_cases(1000))]
+
+    #[test]
+    fn any_flipped_byte_is_an_index_error(at in any::<prop::sample::Index>(), bit in 0u8..8, p in 0usize..4) {
+        let mut bytes = sample_store(Precision::ALL[p]).to_bytes(MODEL);
+        let i = at.index(bytes.len());
+        bytes[i] ^= 1 << bit;
+        prop_assert!(is_index_error(TokenStore::from_bytes(&bytes, MODEL)));
+    }
+
+    #[test]
+    fn any_truncation_is_an_index_error(at in any::<prop::sample::Index>(), p in 0usize..4) {
+        let bytes = sample_store(Precision::ALL[p]).to_bytes(MODEL);
+        let cut = at.index(bytes.len());
+        prop_assert!(is_index_error(TokenStore::from_bytes(&bytes[..cut], MODEL)));
+    }
+
+    #[test]
+    fn arbitrary_bytes_are_an_index_error(mut bytes in prop::collection::vec(any::<u8>(), 0..400), magic in any::<bool>()) {
+        if magic && bytes.len() >= 4 {
+            bytes[..4].copy_from_slice(b"CWIX");
+        }
+        prop_assert!(is_index_error(TokenStore::from_bytes(&bytes, MODEL)));
+    }
+}
