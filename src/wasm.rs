@@ -30,6 +30,14 @@ struct JsHit<'a> {
     score: f32,
     /// The best passage as a JS string range: `text.slice(start, end)`.
     passage: JsRange,
+    /// The metadata given with the document (parsed JSON), or null.
+    metadata: Option<serde_json::Value>,
+}
+
+#[derive(Serialize)]
+struct JsAddReport {
+    encoded: usize,
+    unchanged: usize,
 }
 
 #[derive(Serialize)]
@@ -56,6 +64,7 @@ impl<'a> From<&'a SearchResults> for JsSearchResults<'a> {
                     start: h.passage_utf16.start,
                     end: h.passage_utf16.end,
                 },
+                metadata: h.metadata.as_deref().and_then(|m| serde_json::from_str(m).ok()),
             })
             .collect();
         JsSearchResults {
@@ -65,8 +74,11 @@ impl<'a> From<&'a SearchResults> for JsSearchResults<'a> {
     }
 }
 
+/// Plain JS objects and arrays (not `Map`s) for JSON metadata.
 fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
-    serde_wasm_bindgen::to_value(value).map_err(|e| into_error(Error::InvalidInput(e.to_string())))
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(|e| into_error(Error::InvalidInput(e.to_string())))
 }
 
 /// Shared with the futures of GPU searches, which borrow it only between awaits.
@@ -140,24 +152,61 @@ impl Retriever {
         self.inner.borrow_mut().remove(id)
     }
 
-    /// Encodes and stores documents; ids and texts are parallel arrays. All-or-nothing.
+    /// Encodes and stores documents; ids, texts and (optional) metadata JSON strings are parallel
+    /// arrays ("" for none). An unchanged text is not re-encoded. All-or-nothing. Returns
+    /// `{ encoded, unchanged }`.
     #[wasm_bindgen(js_name = addDocuments)]
-    pub fn add_documents(&self, ids: Vec<String>, texts: Vec<String>) -> Result<(), JsValue> {
-        if ids.len() != texts.len() {
-            let msg = format!("{} ids but {} texts", ids.len(), texts.len());
+    pub fn add_documents(
+        &self,
+        ids: Vec<String>,
+        texts: Vec<String>,
+        metadata: Option<Vec<String>>,
+    ) -> Result<JsValue, JsValue> {
+        let metadata = metadata.unwrap_or_else(|| vec![String::new(); ids.len()]);
+        if ids.len() != texts.len() || ids.len() != metadata.len() {
+            let msg = format!("{} ids, {} texts, {} metadata", ids.len(), texts.len(), metadata.len());
             return Err(into_error(Error::InvalidInput(msg)));
         }
-        let docs: Vec<(String, String)> = ids.into_iter().zip(texts).collect();
-        self.inner
-            .borrow_mut()
-            .add_documents(&docs)
-            .map_err(into_error)
+        let docs: Vec<crate::retriever::NewDocument> = ids
+            .iter()
+            .zip(&texts)
+            .zip(metadata)
+            .map(|((id, text), meta)| crate::retriever::NewDocument {
+                id,
+                text,
+                metadata: Some(meta).filter(|m| !m.is_empty()),
+            })
+            .collect();
+        let report = self.inner.borrow_mut().add_documents_with(&docs).map_err(into_error)?;
+        to_js(&JsAddReport {
+            encoded: report.encoded,
+            unchanged: report.unchanged,
+        })
     }
 
-    /// Resolves to `{ hits: [{ id, score, passage: { start, end } }], backend }`, best hit first.
+    /// The whole index as one versioned, checksummed file.
+    #[wasm_bindgen(js_name = exportIndex)]
+    pub fn export_index(&self) -> Vec<u8> {
+        self.borrow().export_index()
+    }
+
+    /// Replaces the index with an exported file; rejects altered, truncated or foreign files with an
+    /// `IndexError` and then keeps the current index.
+    #[wasm_bindgen(js_name = importIndex)]
+    pub fn import_index(&self, bytes: &[u8]) -> Result<(), JsValue> {
+        self.inner.borrow_mut().import_index(bytes).map_err(into_error)
+    }
+
+    /// Resolves to `{ hits: [{ id, score, passage: { start, end }, metadata }], backend }`, best first.
     /// Rejects with a typed error for bad input; a GPU failure falls back to the CPU instead.
-    pub fn search(&self, query: &str, k: usize) -> js_sys::Promise {
-        let begun = self.borrow().begin_search(query, k);
+    /// `filter`: a JSON object; only documents whose metadata has each key's value (or an array
+    /// containing it) are ranked.
+    pub fn search(&self, query: &str, k: usize, filter: Option<String>) -> js_sys::Promise {
+        let begun = filter
+            .as_deref()
+            .map(crate::retriever::MetadataFilter::from_json)
+            .transpose()
+            .and_then(|filter| self.borrow().begin_search(query, k, filter));
         let inner = self.inner.clone();
         wasm_bindgen_futures::future_to_promise(async move {
             let (plan, pending) = begun.map_err(into_error)?;

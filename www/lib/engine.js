@@ -1,6 +1,7 @@
 // The in-thread engine: initialises the wasm beside this module and wraps the wasm `Retriever` with
 // plain-data methods, so the same calls can run here or, through worker.js, in a Web Worker.
 import init, { Retriever as WasmRetriever } from "../pkg/colbert_wasm.js";
+import { readSnapshot, withLock, writeSnapshot } from "./persist.js";
 
 const WASM_URL = new URL("../pkg/colbert_wasm_bg.wasm", import.meta.url);
 export const isNode = typeof process !== "undefined" && !!process.versions?.node;
@@ -28,15 +29,57 @@ async function readBytes(url) {
   return new Uint8Array(await response.arrayBuffer());
 }
 
-/** Fetches a bundle folder: manifest.json and the files it names. */
+async function sha256Hex(bytes) {
+  const digest = await crypto.subtle.digest("SHA-256", bytes);
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+const BUNDLE_CACHE = "colbert-wasm-bundles";
+
+async function openCache() {
+  try {
+    return globalThis.caches ? await caches.open(BUNDLE_CACHE) : null;
+  } catch {
+    return null; // e.g. an insecure context: no cache, always the network
+  }
+}
+
+/** The manifest: from the network when it answers (and cached), else the cached copy (offline). */
+async function manifestBytes(url, cache) {
+  try {
+    const bytes = await readBytes(url);
+    await cache?.put(url, new Response(bytes));
+    return bytes;
+  } catch (err) {
+    const cached = await cache?.match(url);
+    if (!cached) throw err;
+    return new Uint8Array(await cached.arrayBuffer());
+  }
+}
+
+/** A bundle file: the cached copy if its sha256 is the manifest's, else downloaded and cached. */
+async function fileBytes(url, sha256, cache) {
+  const cached = await cache?.match(url);
+  if (cached) {
+    const bytes = new Uint8Array(await cached.arrayBuffer());
+    if ((await sha256Hex(bytes)) === sha256) return bytes;
+    await cache.delete(url); // damaged or stale: fetch again
+  }
+  const bytes = await readBytes(url);
+  if (cache && (await sha256Hex(bytes)) === sha256) await cache.put(url, new Response(bytes));
+  return bytes;
+}
+
+/** Fetches a bundle folder (manifest.json and the files it names), through the offline cache. */
 export async function fetchBundle(baseUrl) {
   const base = new URL(baseUrl);
-  const manifest = await readBytes(new URL("manifest.json", base));
+  const cache = base.protocol === "file:" ? null : await openCache();
+  const manifest = await manifestBytes(new URL("manifest.json", base), cache);
   const files = JSON.parse(new TextDecoder().decode(manifest)).files ?? {};
   const [model, tokenizer] = await Promise.all(
     ["model", "tokenizer"].map((role) => {
       if (typeof files[role]?.path !== "string") throw new Error(`manifest.json names no ${role} file`);
-      return readBytes(new URL(files[role].path, base));
+      return fileBytes(new URL(files[role].path, base), files[role].sha256, cache);
     }),
   );
   return { manifest, model, tokenizer };
@@ -46,6 +89,8 @@ export class LocalEngine {
   #inner;
 
   #gpu = { adapter: null, error: null };
+  /** With `persist`: the index name, the stored version this engine matches, and its bytes. */
+  #saved = null;
 
   /** source: { url } or { bytes }; options: { precision, gpu, backend } (see index.d.ts). */
   static async open(source, options = {}) {
@@ -56,7 +101,58 @@ export class LocalEngine {
     engine.#inner = WasmRetriever.fromBundle(asBytes(manifest), model, tokenizer, options.precision);
     if (options.backend) engine.#inner.setBackend(options.backend);
     if (options.gpu ?? !isNode) await engine.#openGpu(options.gpu === "allow-fallback");
+    if (options.persist) await engine.#attachStorage(String(options.persist));
     return engine;
+  }
+
+  async #attachStorage(name) {
+    if (!globalThis.indexedDB) {
+      const err = new Error("persist needs IndexedDB, which this environment lacks");
+      err.name = "InvalidInputError";
+      throw err;
+    }
+    this.#saved = { name, version: 0, bytes: this.#inner.exportIndex() };
+    try {
+      await withLock(name, () => this.#catchUp());
+    } catch (err) {
+      if (err?.name === "IndexError") {
+        err.message += ` (stored index '${name}': call Retriever.deleteIndex('${name}') and add the documents again)`;
+      }
+      throw err;
+    }
+  }
+
+  /** Loads what another tab (or an earlier visit) stored since this engine last read or wrote. */
+  async #catchUp() {
+    const stored = await readSnapshot(this.#saved.name);
+    if (stored && stored.version !== this.#saved.version) {
+      this.#inner.importIndex(stored.bytes);
+      this.#saved.version = stored.version;
+      this.#saved.bytes = stored.bytes;
+    }
+  }
+
+  /**
+   * Applies `change` to the index and, with `persist`, stores the result in one transaction under the
+   * index's lock. If the write fails (quota), the index goes back to what is stored and the error is
+   * thrown: memory and storage never disagree.
+   */
+  async #commit(change) {
+    if (!this.#saved) return change();
+    return withLock(this.#saved.name, async () => {
+      await this.#catchUp();
+      const result = change();
+      const bytes = this.#inner.exportIndex();
+      try {
+        await writeSnapshot(this.#saved.name, this.#saved.version + 1, bytes);
+      } catch (err) {
+        this.#inner.importIndex(this.#saved.bytes);
+        throw err;
+      }
+      this.#saved.version += 1;
+      this.#saved.bytes = bytes;
+      return result;
+    });
   }
 
   /** A missing or refused GPU is not an error: searches stay on the CPU and stats say why. */
@@ -72,12 +168,20 @@ export class LocalEngine {
     }
   }
 
-  add(ids, texts) {
-    this.#inner.addDocuments(ids, texts);
+  add(ids, texts, metadata) {
+    return this.#commit(() => this.#inner.addDocuments(ids, texts, metadata));
   }
 
   remove(id) {
-    return this.#inner.remove(id);
+    return this.#commit(() => this.#inner.remove(id));
+  }
+
+  exportIndex() {
+    return this.#inner.exportIndex();
+  }
+
+  importIndex(bytes) {
+    return this.#commit(() => this.#inner.importIndex(bytes));
   }
 
   destroyGpuForTesting() {
@@ -88,8 +192,8 @@ export class LocalEngine {
     this.#inner.setBackend(name);
   }
 
-  search(query, k) {
-    return this.#inner.search(query, k);
+  search(query, k, filter) {
+    return this.#inner.search(query, k, filter);
   }
 
   tokenize(text) {
@@ -107,6 +211,7 @@ export class LocalEngine {
       modelSha256: r.modelSha256,
       gpuAdapter: this.#gpu.adapter,
       gpuError: this.#gpu.error ?? r.gpuError ?? null,
+      persisted: this.#saved ? { name: this.#saved.name, version: this.#saved.version } : null,
     };
   }
 

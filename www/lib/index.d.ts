@@ -9,6 +9,8 @@ export interface Document {
   /** Your id for the document; adding the same id again replaces it. */
   id: string;
   text: string;
+  /** Any JSON (title, tags, folder, timestamps…): returned with hits, usable in `search` filters. */
+  metadata?: unknown;
 }
 
 export type Precision = "int8" | "f32" | "f16" | "binary";
@@ -31,6 +33,19 @@ export interface LoadOptions {
   gpu?: boolean | "allow-fallback";
   /** "auto" (default: the GPU for searches big enough to repay it), or force one backend. */
   backend?: "auto" | Backend;
+  /**
+   * Keep the index in IndexedDB under this name (browsers only): reopened on load, each add/remove
+   * chunk stored in one transaction under a Web Lock (tabs take turns and see each other's changes).
+   * A stored index from another model or format version rejects `load` with an `IndexError`; call
+   * `Retriever.deleteIndex(name)` to start over. A write refused for quota rejects with a
+   * `QuotaError` and the index returns to its last stored state.
+   */
+  persist?: string;
+}
+
+export interface SearchOptions {
+  /** Only documents whose metadata has each key's value (or an array containing it). */
+  filter?: Record<string, unknown>;
 }
 
 export interface AddOptions {
@@ -50,11 +65,13 @@ export interface Hit {
    * passages at paragraph and sentence ends; a short document is one passage covering all its text.
    */
   passage: { start: number; end: number };
+  /** The document's metadata, or null. */
+  metadata: unknown;
 }
 
 /**
  * Errors thrown carry a `name` saying their kind: "ManifestError", "ChecksumError",
- * "TokenizerError", "ModelError", "GpuError" or "InvalidInputError".
+ * "TokenizerError", "ModelError", "IndexError", "QuotaError", "GpuError" or "InvalidInputError".
  */
 export class Retriever {
   private constructor();
@@ -66,10 +83,16 @@ export class Retriever {
    * Adds or replaces documents, committed in chunks of 8, each all-or-nothing: on error or abort,
    * the chunks before stay and nothing of the failing chunk is added.
    */
-  add(docs: Document[], options?: AddOptions): Promise<void>;
+  add(docs: Document[], options?: AddOptions): Promise<{ encoded: number; unchanged: number }>;
   /** The `k` (default 10) best documents, best first. A blank query returns []. A GPU failure
    *  (e.g. a lost device) falls back to the CPU for this and later searches. */
-  search(query: string, k?: number): Promise<Hit[] & { backend: Backend }>;
+  search(query: string, k?: number, options?: SearchOptions): Promise<Hit[] & { backend: Backend }>;
+  /** The whole index as one versioned, checksummed file, for backup or moving between browsers. */
+  exportIndex(): Promise<Uint8Array>;
+  /** Replaces the index with an exported file; a bad file rejects with `IndexError`, changing nothing. */
+  importIndex(bytes: Uint8Array): Promise<void>;
+  /** Deletes an index stored with `persist`. */
+  static deleteIndex(name: string): Promise<void>;
   /** Removes a document; resolves to whether it was stored. */
   remove(id: string): Promise<boolean>;
   setBackend(backend: "auto" | Backend): Promise<void>;
@@ -87,5 +110,7 @@ export class Retriever {
   readonly gpuAdapter: string | null;
   /** Why no GPU is in use, or null. */
   readonly gpuError: string | null;
+  /** With `persist`: the stored index this one matches. */
+  readonly persisted: { name: string; version: number } | null;
   free(): void;
 }

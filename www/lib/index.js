@@ -1,6 +1,7 @@
 // colbert-wasm: the package entry. In browsers the model runs in a Web Worker (worker.js), so no call
 // blocks the page; in Node it runs in-thread. All retrieval logic lives in Rust (www/pkg).
 import { LocalEngine, isNode } from "./engine.js";
+import { deleteSnapshot } from "./persist.js";
 
 const ADD_CHUNK = 8;
 
@@ -70,8 +71,8 @@ function bundleUrl(location) {
   return new URL(dir, globalThis.location?.href).href;
 }
 
-function engineOptions({ precision, gpu, backend }) {
-  return { precision, gpu, backend };
+function engineOptions({ precision, gpu, backend, persist }) {
+  return { precision, gpu, backend, persist };
 }
 
 function pickEngine(options) {
@@ -103,27 +104,42 @@ export class Retriever {
     return new Retriever(engine);
   }
 
-  /**
-   * Adds (or replaces) documents: `[{ id, text }]`. Documents are committed in small chunks, each
-   * all-or-nothing; `onProgress(done, total)` follows them and `signal` stops before the next chunk
-   * (chunks already committed stay).
-   */
-  async add(docs, { onProgress, signal } = {}) {
-    if (!Array.isArray(docs)) throw new TypeError("add() takes an array of { id, text }");
-    const ids = docs.map((d) => String(d.id));
-    const texts = docs.map((d) => String(d.text ?? ""));
-    for (let start = 0; start < docs.length; start += ADD_CHUNK) {
-      signal?.throwIfAborted();
-      await this.#engine.call("add", [ids.slice(start, start + ADD_CHUNK), texts.slice(start, start + ADD_CHUNK)]);
-      onProgress?.(Math.min(start + ADD_CHUNK, docs.length), docs.length);
-    }
+  /** Deletes a stored index (see the `persist` option): the explicit way to start over. */
+  static async deleteIndex(name) {
+    await deleteSnapshot(String(name));
   }
 
-  /** The `k` best documents for `query`: `[{ id, score, passage: { start, end } }]`, best first.
-   *  `passage` is the best-matching part of the document's text: `text.slice(start, end)`.
-   *  The array's `backend` says which MaxSim backend scored it. */
-  async search(query, k = 10) {
-    const { hits, backend } = await this.#engine.call("search", [String(query), k]);
+  /**
+   * Adds (or replaces) documents: `[{ id, text, metadata? }]`. A document whose text is unchanged is
+   * not encoded again (its metadata is still updated). Documents are committed in small chunks, each
+   * all-or-nothing (and, with `persist`, stored in one transaction); `onProgress(done, total)` follows
+   * them and `signal` stops before the next chunk (chunks already committed stay). Resolves to
+   * `{ encoded, unchanged }`.
+   */
+  async add(docs, { onProgress, signal } = {}) {
+    if (!Array.isArray(docs)) throw new TypeError("add() takes an array of { id, text, metadata? }");
+    const ids = docs.map((d) => String(d.id));
+    const texts = docs.map((d) => String(d.text ?? ""));
+    const metadata = docs.map((d) => (d.metadata === undefined ? "" : JSON.stringify(d.metadata)));
+    const report = { encoded: 0, unchanged: 0 };
+    for (let start = 0; start < docs.length; start += ADD_CHUNK) {
+      signal?.throwIfAborted();
+      const end = start + ADD_CHUNK;
+      const done = await this.#engine.call("add", [ids.slice(start, end), texts.slice(start, end), metadata.slice(start, end)]);
+      report.encoded += done.encoded;
+      report.unchanged += done.unchanged;
+      onProgress?.(Math.min(end, docs.length), docs.length);
+    }
+    return report;
+  }
+
+  /** The `k` best documents for `query`: `[{ id, score, passage: { start, end }, metadata }]`, best
+   *  first. `passage` is the best-matching part of the document's text: `text.slice(start, end)`.
+   *  `filter` (e.g. `{ folder: "work" }`) keeps documents whose metadata has each value (or an array
+   *  containing it). The array's `backend` says which MaxSim backend scored it. */
+  async search(query, k = 10, { filter } = {}) {
+    const args = [String(query), k, filter === undefined ? undefined : JSON.stringify(filter)];
+    const { hits, backend } = await this.#engine.call("search", args);
     return Object.assign(hits, { backend });
   }
 
@@ -132,14 +148,25 @@ export class Retriever {
     return this.#engine.call("remove", [String(id)]);
   }
 
+  /** Chooses the MaxSim backend: "auto" (default), "webgpu", "simd" or "scalar". */
+  async setBackend(name) {
+    await this.#engine.call("setBackend", [String(name)]);
+  }
+
   /** Destroys the WebGPU device as a driver reset would (tests of the CPU fallback). */
   async destroyGpuForTesting() {
     await this.#engine.call("destroyGpuForTesting");
   }
 
-  /** Chooses the MaxSim backend: "auto" (default), "webgpu", "simd" or "scalar". */
-  async setBackend(name) {
-    await this.#engine.call("setBackend", [String(name)]);
+  /** The whole index as one versioned, checksummed file (a Uint8Array), for backup or moving. */
+  async exportIndex() {
+    return this.#engine.call("exportIndex");
+  }
+
+  /** Replaces the index with an exported file. An altered, truncated or foreign file rejects with an
+   *  `IndexError` and the current index stays. */
+  async importIndex(bytes) {
+    await this.#engine.call("importIndex", [bytes]);
   }
 
   /** The tokenizer's ids for `text` (no special tokens): e.g. to count tokens. */
@@ -179,6 +206,11 @@ export class Retriever {
 
   get gpuError() {
     return this.#engine.stats.gpuError;
+  }
+
+  /** With `persist`: `{ name, version }` of the stored index this one matches; else null. */
+  get persisted() {
+    return this.#engine.stats.persisted;
   }
 
   /** sha256 of the loaded model file: the bundle's identity. */
