@@ -42,6 +42,21 @@ pub struct AddReport {
     pub unchanged: usize,
 }
 
+/// Why a document matched, one entry per query token: the document token with the best similarity
+/// (MaxSim's argmax) and that similarity, the token's share of the score.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenMatch {
+    /// The query token as the tokenizer wrote it ("[CLS]", "[MASK]", "sour", "##dough"…).
+    pub query_token: String,
+    /// Its byte range in the query; `None` for special and [MASK] tokens.
+    pub query_range: Option<Range<usize>>,
+    /// The matched document token's byte range in the text; `None` for a special token.
+    pub doc_range: Option<Range<usize>>,
+    /// The same in UTF-16 code units (JavaScript string indices).
+    pub doc_range_utf16: Option<Range<usize>>,
+    pub score: f32,
+}
+
 /// Keeps documents whose metadata has, for every key, that value (or an array containing it).
 #[derive(Debug, Clone, PartialEq)]
 pub struct MetadataFilter(serde_json::Map<String, serde_json::Value>);
@@ -288,6 +303,60 @@ impl Retriever {
             }
         }
         Ok(report)
+    }
+
+    /// Which document token each query token matched in `text` (the passage of it starting at byte
+    /// `passage_start`, as a hit reports; the first passage if `None`), with each token's
+    /// contribution. Re-encodes that passage in full precision, so contributions sum to its f32
+    /// MaxSim score.
+    pub fn explain(
+        &self,
+        query: &str,
+        text: &str,
+        passage_start: Option<usize>,
+    ) -> Result<Vec<TokenMatch>> {
+        let query_encoding = self.tokenizer.encode(query, TextKind::Query)?;
+        let query_vectors = self.encoder.encode(&query_encoding)?;
+        let passages = self.tokenizer.document_passages(text)?;
+        let (encoding, _) = passages
+            .iter()
+            .find(|(_, range)| Some(range.start) == passage_start)
+            .or(passages.first())
+            .ok_or_else(|| Error::InvalidInput("the text has no passage".into()))?;
+        let doc = self.encoder.encode(encoding)?;
+        let kept_query = query_encoding
+            .ids
+            .iter()
+            .zip(&query_encoding.keep)
+            .zip(&query_encoding.offsets);
+        let query_tokens = kept_query
+            .filter(|((_, keep), _)| **keep)
+            .map(|((id, _), offsets)| (*id, *offsets));
+        Ok(query_tokens
+            .enumerate()
+            .map(|(qi, (id, query_offsets))| {
+                let q = query_vectors.row(qi);
+                let (best, score) = (0..doc.n_tokens())
+                    .map(|t| (t, q.iter().zip(doc.row(t)).map(|(a, b)| a * b).sum::<f32>()))
+                    .fold((None, f32::NEG_INFINITY), |acc, (t, s)| {
+                        if s > acc.1 {
+                            (Some(t), s)
+                        } else {
+                            acc
+                        }
+                    });
+                let doc_range = best.and_then(|t| doc.offsets[t]).map(|(a, b)| a..b);
+                TokenMatch {
+                    query_token: self.tokenizer.token_text(id),
+                    query_range: query_offsets.map(|(a, b)| a..b),
+                    doc_range_utf16: doc_range
+                        .clone()
+                        .map(|r| utf16_len(&text[..r.start])..utf16_len(&text[..r.end])),
+                    doc_range,
+                    score: if best.is_some() { score } else { 0.0 },
+                }
+            })
+            .collect())
     }
 
     /// The index as one versioned, checksummed file, tagged with this model's sha256.

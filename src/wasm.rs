@@ -35,6 +35,17 @@ struct JsHit<'a> {
 }
 
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct JsTokenMatch {
+    query_token: String,
+    /// UTF-16 range in the query, or null for special tokens.
+    query_range: Option<JsRange>,
+    /// UTF-16 range in the document text, or null for a special token.
+    doc_range: Option<JsRange>,
+    score: f32,
+}
+
+#[derive(Serialize)]
 struct JsAddReport {
     encoded: usize,
     unchanged: usize,
@@ -64,7 +75,10 @@ impl<'a> From<&'a SearchResults> for JsSearchResults<'a> {
                     start: h.passage_utf16.start,
                     end: h.passage_utf16.end,
                 },
-                metadata: h.metadata.as_deref().and_then(|m| serde_json::from_str(m).ok()),
+                metadata: h
+                    .metadata
+                    .as_deref()
+                    .and_then(|m| serde_json::from_str(m).ok()),
             })
             .collect();
         JsSearchResults {
@@ -164,7 +178,12 @@ impl Retriever {
     ) -> Result<JsValue, JsValue> {
         let metadata = metadata.unwrap_or_else(|| vec![String::new(); ids.len()]);
         if ids.len() != texts.len() || ids.len() != metadata.len() {
-            let msg = format!("{} ids, {} texts, {} metadata", ids.len(), texts.len(), metadata.len());
+            let msg = format!(
+                "{} ids, {} texts, {} metadata",
+                ids.len(),
+                texts.len(),
+                metadata.len()
+            );
             return Err(into_error(Error::InvalidInput(msg)));
         }
         let docs: Vec<crate::retriever::NewDocument> = ids
@@ -177,11 +196,45 @@ impl Retriever {
                 metadata: Some(meta).filter(|m| !m.is_empty()),
             })
             .collect();
-        let report = self.inner.borrow_mut().add_documents_with(&docs).map_err(into_error)?;
+        let report = self
+            .inner
+            .borrow_mut()
+            .add_documents_with(&docs)
+            .map_err(into_error)?;
         to_js(&JsAddReport {
             encoded: report.encoded,
             unchanged: report.unchanged,
         })
+    }
+
+    /// Why `text` matched `query`: per query token, the matched document token's range and its
+    /// contribution. `passageStart` is a hit's `passage.start` (UTF-16), for long documents.
+    pub fn explain(
+        &self,
+        query: &str,
+        text: &str,
+        passage_start: Option<usize>,
+    ) -> Result<JsValue, JsValue> {
+        use crate::index::{utf16_len, utf16_to_byte};
+        let start = passage_start.and_then(|s| utf16_to_byte(text, s));
+        let matches = self
+            .borrow()
+            .explain(query, text, start)
+            .map_err(into_error)?;
+        let js_range = |s: &str, r: std::ops::Range<usize>| JsRange {
+            start: utf16_len(&s[..r.start]),
+            end: utf16_len(&s[..r.end]),
+        };
+        let matches: Vec<JsTokenMatch> = matches
+            .into_iter()
+            .map(|m| JsTokenMatch {
+                query_token: m.query_token,
+                query_range: m.query_range.map(|r| js_range(query, r)),
+                doc_range: m.doc_range.map(|r| js_range(text, r)),
+                score: m.score,
+            })
+            .collect();
+        to_js(&matches)
     }
 
     /// The whole index as one versioned, checksummed file.
@@ -194,7 +247,10 @@ impl Retriever {
     /// `IndexError` and then keeps the current index.
     #[wasm_bindgen(js_name = importIndex)]
     pub fn import_index(&self, bytes: &[u8]) -> Result<(), JsValue> {
-        self.inner.borrow_mut().import_index(bytes).map_err(into_error)
+        self.inner
+            .borrow_mut()
+            .import_index(bytes)
+            .map_err(into_error)
     }
 
     /// Resolves to `{ hits: [{ id, score, passage: { start, end }, metadata }], backend }`, best first.

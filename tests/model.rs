@@ -547,3 +547,55 @@ fn an_exported_index_imports_to_identical_results_and_bad_files_change_nothing()
         "a failed import keeps the index"
     );
 }
+
+#[test]
+fn explanations_point_at_the_matched_words_and_sum_to_the_f32_score() {
+    let b = read_bundle();
+    let bundle = Bundle::from_parts(&b.manifest, b.model, b.tokenizer).unwrap();
+    let mut r = Retriever::with_precision(bundle, Precision::F32).unwrap();
+    let text =
+        "Shopping: 🙂 milk.\n\nSourdough needs a starter fed with flour and water every day.";
+    r.add_documents(&[("bread", text)]).unwrap();
+    let hit = r
+        .search("feeding the sourdough starter", 1)
+        .unwrap()
+        .hits
+        .remove(0);
+    let matches = r
+        .explain(
+            "feeding the sourdough starter",
+            text,
+            Some(hit.passage.start),
+        )
+        .unwrap();
+    let total: f32 = matches.iter().map(|m| m.score).sum();
+    assert!((total - hit.score).abs() < 1e-3, "{total} vs {}", hit.score);
+    let starter = matches
+        .iter()
+        .find(|m| m.query_token == "starter")
+        .expect("a 'starter' query token");
+    let range = starter.doc_range.clone().expect("matched a word");
+    assert_eq!(&text[range], "starter");
+    let utf16: Vec<u16> = text.encode_utf16().collect();
+    let r16 = starter.doc_range_utf16.clone().unwrap();
+    assert_eq!(
+        String::from_utf16(&utf16[r16]).unwrap(),
+        "starter",
+        "UTF-16 range past an emoji"
+    );
+    assert_eq!(
+        starter
+            .query_range
+            .clone()
+            .map(|q| &"feeding the sourdough starter"[q]),
+        Some("starter")
+    );
+    assert_eq!(
+        (
+            matches[0].query_token.as_str(),
+            matches[0].query_range.clone()
+        ),
+        ("[CLS]", None),
+        "special tokens are explained too"
+    );
+}

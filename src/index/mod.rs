@@ -216,6 +216,21 @@ mod tests {
     }
 
     #[test]
+    fn utf16_indices_map_back_to_byte_offsets() {
+        let text = "a🙂é";
+        assert_eq!(utf16_to_byte(text, 0), Some(0));
+        assert_eq!(utf16_to_byte(text, 1), Some(1));
+        assert_eq!(
+            utf16_to_byte(text, 2),
+            None,
+            "inside the emoji's surrogate pair"
+        );
+        assert_eq!(utf16_to_byte(text, 3), Some(5));
+        assert_eq!(utf16_to_byte(text, 4), Some(text.len()));
+        assert_eq!(utf16_to_byte(text, 5), None);
+    }
+
+    #[test]
     fn replacing_and_removing_documents_keeps_token_ranges_consistent() {
         let mut store = TokenStore::new(Precision::F32, 2);
         store.upsert("a", doc(2, 1.0));
@@ -234,4 +249,17 @@ mod tests {
         assert_eq!(store.token_count(), 1);
         assert_eq!(store.tokens().decode(2, 0), vec![3.0, 3.0]);
     }
+}
+
+/// The byte offset in `text` of UTF-16 code unit `index` (a JavaScript string index); `None` past the
+/// end or inside a character.
+pub fn utf16_to_byte(text: &str, index: usize) -> Option<usize> {
+    let mut units = 0;
+    for (byte, ch) in text.char_indices() {
+        if units == index {
+            return Some(byte);
+        }
+        units += ch.len_utf16();
+    }
+    (units == index).then_some(text.len())
 }

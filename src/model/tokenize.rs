@@ -110,6 +110,14 @@ impl ColbertTokenizer {
         Ok(self.tokenize(text)?.get_ids().to_vec())
     }
 
+    /// The vocabulary entry of token `id` ("[CLS]", "##ing"…), or "" for an unknown id.
+    pub fn token_text(&self, id: i64) -> String {
+        u32::try_from(id)
+            .ok()
+            .and_then(|id| self.inner.id_to_token(id))
+            .unwrap_or_default()
+    }
+
     /// Tokens in an encoded query (queries are padded or cut to this length).
     pub fn query_length(&self) -> usize {
         self.query_length

@@ -176,6 +176,10 @@ export class LocalEngine {
     return this.#commit(() => this.#inner.remove(id));
   }
 
+  explain(query, text, passageStart) {
+    return this.#inner.explain(query, text, passageStart);
+  }
+
   exportIndex() {
     return this.#inner.exportIndex();
   }

@@ -69,6 +69,15 @@ export interface Hit {
   metadata: unknown;
 }
 
+export interface TokenMatch {
+  /** The query token as the tokenizer wrote it ("[CLS]", "sour", "##dough"…). */
+  queryToken: string;
+  queryRange: { start: number; end: number } | null;
+  /** The matched document token as a range of the text: `text.slice(start, end)`. */
+  docRange: { start: number; end: number } | null;
+  score: number;
+}
+
 /**
  * Errors thrown carry a `name` saying their kind: "ManifestError", "ChecksumError",
  * "TokenizerError", "ModelError", "IndexError", "QuotaError", "GpuError" or "InvalidInputError".
@@ -93,6 +102,12 @@ export class Retriever {
   importIndex(bytes: Uint8Array): Promise<void>;
   /** Deletes an index stored with `persist`. */
   static deleteIndex(name: string): Promise<void>;
+  /**
+   * Why `text` matched `query`, one entry per query token: the document token it matched best (a range
+   * of `text`, null for a special token) and its contribution to the score. Pass the hit for a long
+   * document so the explanation uses its best passage. Costs one encoding of that passage.
+   */
+  explain(query: string, text: string, hit?: Hit): Promise<TokenMatch[]>;
   /** Removes a document; resolves to whether it was stored. */
   remove(id: string): Promise<boolean>;
   setBackend(backend: "auto" | Backend): Promise<void>;

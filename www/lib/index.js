@@ -143,6 +143,15 @@ export class Retriever {
     return Object.assign(hits, { backend });
   }
 
+  /**
+   * Why `text` matched `query`: `[{ queryToken, queryRange, docRange, score }]`, one per query token:
+   * the document token it matched best (MaxSim's argmax) as a range of `text` (null for a special
+   * token) and its share of the score. Pass the hit for a long document so its best passage is used.
+   */
+  async explain(query, text, hit) {
+    return this.#engine.call("explain", [String(query), String(text), hit?.passage?.start]);
+  }
+
   /** Removes a document by id; resolves to whether it was stored. */
   async remove(id) {
     return this.#engine.call("remove", [String(id)]);
