@@ -404,13 +404,11 @@ impl GpuMaxSim {
         })
     }
 
-    /// A storage buffer holding `bytes` (at least one word: empty bindings are invalid).
+    /// A storage buffer holding `bytes`, padded to at least 16 bytes: WGSL arrays of `vec2`/`vec4`
+    /// need a binding of at least one element, and empty bindings are invalid.
     fn init_buffer(&self, label: &str, bytes: &[u8]) -> wgpu::Buffer {
-        let contents: Vec<u8> = if bytes.is_empty() {
-            vec![0; 4]
-        } else {
-            bytes.to_vec()
-        };
+        let mut contents = bytes.to_vec();
+        contents.resize(bytes.len().max(16), 0);
         self.device
             .create_buffer_init(&wgpu::util::BufferInitDescriptor {
                 label: Some(label),
