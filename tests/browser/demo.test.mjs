@@ -1,4 +1,5 @@
-// The demo page in headless Chromium: load the model, paste notes, search, read the ranked results.
+// The demo page in headless Chromium: load the model, paste notes, search, read the ranked results with
+// their matched words, edit and delete notes, reload (persisted), and reload again with the network off.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
@@ -18,6 +19,7 @@ test("a pasted note is found by a search on the demo page", async () => {
   const page = await session.browser().newPage();
   const pageErrors = [];
   page.on("pageerror", (err) => pageErrors.push(err));
+  page.on("console", (msg) => msg.type() === "error" && console.log(`# (page) ${msg.text()}`));
   await page.goto(session.url("/"));
   await page.waitForSelector("body[data-ready=true]", { timeout: 120_000 });
 
@@ -35,6 +37,10 @@ test("a pasted note is found by a search on the demo page", async () => {
 
   await page.fill("#query", "when is my tax return due");
   await page.waitForFunction(() => /quarterly return/.test(document.querySelector("#results li")?.textContent ?? ""));
+  // Why it matched: the words the query's tokens picked are highlighted in the top hit.
+  await page.waitForFunction(() => document.querySelectorAll("#results li:first-child b.match").length > 0);
+  const matched = await page.$$eval("#results li:first-child b.match", (bs) => bs.map((b) => b.textContent.toLowerCase()));
+  assert.ok(matched.some((w) => /tax|return|due/.test(w)), `matched words: ${matched}`);
 
   // A long note: the matching passage is highlighted.
   const fact = "The kayak needs a new rudder cable before the summer trip.";
@@ -52,6 +58,45 @@ test("a pasted note is found by a search on the demo page", async () => {
   await page.waitForFunction(() => /hostile note/.test(document.querySelector("#results li")?.textContent ?? ""));
   assert.equal(await page.evaluate(() => window.__pwned), undefined);
   assert.equal(await page.$$eval("#results img, #results script", (els) => els.length), 0);
+
+  // Edit a note: its new text is found, its old text is not.
+  const garden = await page.$eval("#notes li:has-text('tomato seedlings')", (li) => li.dataset.id);
+  await page.click(`#notes li[data-id="${garden}"] button:has-text("Edit")`);
+  await page.fill("#note-text", "Garden: plant the pepper seedlings in June.");
+  await page.click("#add-note");
+  await page.fill("#query", "pepper seedlings");
+  await page.waitForFunction(() => /pepper seedlings/.test(document.querySelector("#results li")?.textContent ?? ""));
+  assert.equal(await page.$$eval("#notes li", (lis) => lis.filter((li) => /tomato/.test(li.textContent)).length), 0);
+
+  // Delete a note: it leaves the list and the results.
+  const count = await page.$$eval("#notes li", (lis) => lis.length);
+  const bike = await page.$eval("#notes li:has-text('Bike maintenance')", (li) => li.dataset.id);
+  await page.click(`#notes li[data-id="${bike}"] button:has-text("Delete")`);
+  await page.waitForFunction((n) => document.querySelectorAll("#notes li").length === n, count - 1);
+  await page.fill("#query", "bike chain oil");
+  await page.waitForFunction(() => {
+    const results = [...document.querySelectorAll("#results li")];
+    return results.length > 0 && !results.some((li) => /Bike maintenance/.test(li.textContent));
+  });
+
+  // Reload: notes and index come back from this browser's storage.
+  await page.reload();
+  await page.waitForSelector("body[data-ready=true]", { timeout: 120_000 });
+  assert.equal(await page.$$eval("#notes li", (lis) => lis.length), count - 1);
+  assert.match(await page.textContent("#status"), /\(0 indexed now\)/, "nothing re-encoded after a reload");
+  await page.fill("#query", "pepper seedlings");
+  await page.waitForFunction(() => /pepper seedlings/.test(document.querySelector("#results li")?.textContent ?? ""));
+
+  // Offline: the service worker serves the app, the package's cache the model.
+  await page.evaluate(() => navigator.serviceWorker.ready);
+  await page.context().setOffline(true);
+  await page.reload();
+  await page.waitForSelector("body[data-ready=true]", { timeout: 120_000 }).catch(async (err) => {
+    throw new Error(`offline reload: status "${await page.textContent("#status").catch(() => "?")}": ${err.message}`);
+  });
+  await page.fill("#query", "kayak rudder cable");
+  await page.waitForFunction((f) => (document.querySelector("#results li mark")?.textContent ?? "").includes(f), fact);
+  await page.context().setOffline(false);
 
   mkdirSync(`${repoRoot}test-results`, { recursive: true });
   await page.screenshot({ path: `${repoRoot}test-results/demo.png`, fullPage: true });

@@ -1,96 +1,239 @@
-// The demo: paste notes, search them. Note text is only ever set with textContent, never as HTML.
+// The demo: an offline personal-notes search. Notes live in this browser (localStorage for their text,
+// IndexedDB for the index, a service worker for the app itself); note text is only ever set with
+// textContent, never as HTML.
 import { Retriever } from "../lib/index.js";
 
 const BUNDLE_URL = new URL("../../models/default/", import.meta.url);
+const NOTES_KEY = "colbert-wasm-demo-notes";
+const INDEX_NAME = "colbert-wasm-demo";
+const EXPLAINED_HITS = 3;
 const $ = (id) => document.getElementById(id);
-const notes = new Map();
 const SAMPLE_NOTES = [
-  "Welcome! These notes live only in this page. Add your own on the left and search on the right.",
+  "Welcome! These notes live only in this browser. Add your own on the left and search on the right.",
   "Sourdough: feed the starter with equal weights of flour and water each morning; bake when it doubles.",
   "Bike: the chain skips on the smallest cog. Measure chain stretch and replace it past 0.5%.",
   "Reading list: The Left Hand of Darkness, Piranesi, and a history of the printing press.",
 ];
+/** id -> text, in insertion order; mirrored to localStorage. */
+let notes = new Map();
 let retriever;
-let nextId = 1;
+let editing = null;
+let searchSerial = 0;
 
 function setStatus(text, isError = false) {
   $("status").textContent = text;
   $("status").classList.toggle("error", isError);
 }
 
+function loadNotes() {
+  try {
+    const saved = JSON.parse(localStorage.getItem(NOTES_KEY) ?? "null");
+    if (saved) return new Map(Object.entries(saved));
+  } catch {
+    // unreadable: start from the samples
+  }
+  return new Map(SAMPLE_NOTES.map((text, i) => [`note-${i + 1}`, text]));
+}
+
+function saveNotes() {
+  localStorage.setItem(NOTES_KEY, JSON.stringify(Object.fromEntries(notes)));
+}
+
+function button(label, onClick) {
+  const b = document.createElement("button");
+  b.textContent = label;
+  b.className = "small";
+  b.addEventListener("click", onClick);
+  return b;
+}
+
 function renderNotes() {
   $("note-count").textContent = `(${notes.size})`;
   $("notes").replaceChildren(
-    ...[...notes.values()].map((text) => {
+    ...[...notes].map(([id, text]) => {
       const li = document.createElement("li");
-      li.textContent = text;
+      li.dataset.id = id;
+      const body = document.createElement("span");
+      body.className = "note-text";
+      body.textContent = text;
+      li.append(body, button("Edit", () => startEdit(id)), button("Delete", () => deleteNote(id)));
       return li;
     }),
   );
 }
 
-async function addNote() {
+function startEdit(id) {
+  editing = id;
+  $("note-text").value = notes.get(id);
+  $("add-note").textContent = "Save note";
+  $("note-text").focus();
+}
+
+async function saveNote() {
   const text = $("note-text").value.trim();
   if (!text) return;
-  const id = `note-${nextId++}`;
+  const id = editing ?? `note-${Date.now().toString(36)}`;
   try {
     const started = performance.now();
     await retriever.add([{ id, text }]);
     notes.set(id, text);
+    saveNotes();
+    editing = null;
+    $("add-note").textContent = "Add note";
     $("note-text").value = "";
     renderNotes();
-    setStatus(`Indexed note in ${Math.round(performance.now() - started)} ms · ${notes.size} notes`);
+    setStatus(`Indexed in ${Math.round(performance.now() - started)} ms · ${notes.size} notes`);
     await search();
   } catch (err) {
-    setStatus(`Could not add the note: ${err.message}`, true);
+    setStatus(`Could not save the note: ${err.message}`, true);
   }
 }
 
-/** The note as text nodes, its best passage in <mark> when that is not the whole note. */
-function highlighted(text, { start, end }) {
-  if (start === 0 && end >= text.length) return [document.createTextNode(text)];
+async function deleteNote(id) {
+  try {
+    await retriever.remove(id);
+    notes.delete(id);
+    saveNotes();
+    renderNotes();
+    await search();
+  } catch (err) {
+    setStatus(`Could not delete the note: ${err.message}`, true);
+  }
+}
+
+async function importFiles(files) {
+  const docs = [];
+  for (const file of files) {
+    if (!/\.(md|txt|markdown)$/i.test(file.name)) continue;
+    docs.push({ id: `file-${file.name}`, text: await file.text() });
+  }
+  if (!docs.length) return;
+  try {
+    await retriever.add(docs, { onProgress: (done, total) => setStatus(`Indexing files: ${done} of ${total}`) });
+    for (const { id, text } of docs) notes.set(id, text);
+    saveNotes();
+    renderNotes();
+    setStatus(`Imported ${docs.length} file(s) · ${notes.size} notes`);
+  } catch (err) {
+    setStatus(`Could not import: ${err.message}`, true);
+  }
+}
+
+/**
+ * The note as nodes: its best passage in <mark> (when it is not the whole note) and the words the
+ * query matched in <b class="match">. `words` are sorted, non-overlapping ranges.
+ */
+function highlighted(text, passage, words = []) {
+  const cuts = new Set([0, text.length, passage.start, passage.end, ...words.flatMap((w) => [w.start, w.end])]);
+  const points = [...cuts].filter((p) => p >= 0 && p <= text.length).sort((a, b) => a - b);
+  const wholeNote = passage.start === 0 && passage.end >= text.length;
   const mark = document.createElement("mark");
-  mark.textContent = text.slice(start, end);
-  return [document.createTextNode(text.slice(0, start)), mark, document.createTextNode(text.slice(end))];
+  const out = [];
+  for (let i = 0; i + 1 < points.length; i++) {
+    const [from, to] = [points[i], points[i + 1]];
+    let node = document.createTextNode(text.slice(from, to));
+    if (words.some((w) => w.start <= from && to <= w.end)) {
+      const b = document.createElement("b");
+      b.className = "match";
+      b.append(node);
+      node = b;
+    }
+    const inPassage = !wholeNote && passage.start <= from && to <= passage.end;
+    if (inPassage) {
+      if (!out.includes(mark)) out.push(mark);
+      mark.append(node);
+    } else out.push(node);
+  }
+  return out;
+}
+
+/** Document ranges of the query's real words (not special tokens), merged and sorted. */
+function matchedWords(matches) {
+  const ranges = matches
+    .filter((m) => m.queryRange && m.docRange && m.score > 0.3)
+    .map((m) => m.docRange)
+    .sort((a, b) => a.start - b.start);
+  const merged = [];
+  for (const r of ranges) {
+    const last = merged.at(-1);
+    if (last && r.start <= last.end) last.end = Math.max(last.end, r.end);
+    else merged.push({ ...r });
+  }
+  return merged;
+}
+
+function resultItem(hit, words) {
+  const li = document.createElement("li");
+  li.dataset.id = hit.id;
+  const score = document.createElement("span");
+  score.className = "score";
+  score.textContent = hit.score.toFixed(2);
+  li.append(score, ...highlighted(notes.get(hit.id) ?? "", hit.passage, words));
+  return li;
 }
 
 async function search() {
   const query = $("query").value;
+  const serial = ++searchSerial;
   try {
     const hits = await retriever.search(query, 10);
-    $("results").replaceChildren(
-      ...hits.map((hit) => {
-        const li = document.createElement("li");
-        li.dataset.id = hit.id;
-        const score = document.createElement("span");
-        score.className = "score";
-        score.textContent = hit.score.toFixed(2);
-        li.append(score, ...highlighted(notes.get(hit.id) ?? "", hit.passage));
-        return li;
-      }),
-    );
+    if (serial !== searchSerial) return; // a newer keystroke's search owns the list
+    $("results").replaceChildren(...hits.map((hit) => resultItem(hit)));
+    $("backend").textContent = hits.backend === "webgpu" ? "WebGPU" : `CPU (${hits.backend})`;
+    // Why the top hits matched: the words each query token picked, highlighted in place.
+    for (const hit of hits.slice(0, EXPLAINED_HITS)) {
+      const matches = await retriever.explain(query, notes.get(hit.id) ?? "", hit);
+      if (serial !== searchSerial) return;
+      const old = $("results").querySelector(`li[data-id="${CSS.escape(hit.id)}"]`);
+      old?.replaceWith(resultItem(hit, matchedWords(matches)));
+    }
   } catch (err) {
     setStatus(`Search failed: ${err.message}`, true);
   }
 }
 
+async function openIndex() {
+  try {
+    return await Retriever.load(BUNDLE_URL, { persist: INDEX_NAME });
+  } catch (err) {
+    if (err.name !== "IndexError") throw err;
+    // Built by another model or format version: start over; the notes' text is still here.
+    await Retriever.deleteIndex(INDEX_NAME);
+    return Retriever.load(BUNDLE_URL, { persist: INDEX_NAME });
+  }
+}
+
 async function main() {
+  // Offline after the first visit. The worker lives in www/sw.js so its scope (/www/) covers the
+  // package's Web Worker too: a worker is controlled by the registration whose scope holds its URL.
+  navigator.serviceWorker?.register(new URL("../sw.js", import.meta.url)).catch(() => {});
+  notes = loadNotes();
+  renderNotes();
   try {
     const started = performance.now();
-    retriever = await Retriever.load(BUNDLE_URL);
-    setStatus(`Model ready in ${Math.round(performance.now() - started)} ms · add notes, then search`);
+    retriever = await openIndex();
+    // Unchanged notes are not re-encoded: this only indexes what the stored index lacks.
+    const report = await retriever.add([...notes].map(([id, text]) => ({ id, text })), {
+      onProgress: (done, total) => setStatus(`Indexing ${done} of ${total} notes…`),
+    });
+    saveNotes();
+    const where = retriever.gpuAdapter ? `WebGPU available (${retriever.gpuAdapter})` : "CPU";
+    setStatus(`Ready in ${Math.round(performance.now() - started)} ms · ${notes.size} notes (${report.encoded} indexed now) · ${where}`);
+    $("backend").textContent = retriever.backend === "webgpu" ? "WebGPU" : `CPU (${retriever.backend})`;
   } catch (err) {
     setStatus(`Could not load the model: ${err.message}`, true);
     return;
   }
-  const samples = SAMPLE_NOTES.map((text) => ({ id: `note-${nextId++}`, text }));
-  await retriever.add(samples);
-  for (const { id, text } of samples) notes.set(id, text);
-  renderNotes();
   $("add-note").disabled = false;
   $("query").disabled = false;
-  $("add-note").addEventListener("click", addNote);
+  $("add-note").addEventListener("click", saveNote);
   $("query").addEventListener("input", search);
+  $("file-input").addEventListener("change", (e) => importFiles(e.target.files));
+  document.addEventListener("dragover", (e) => e.preventDefault());
+  document.addEventListener("drop", (e) => {
+    e.preventDefault();
+    importFiles(e.dataTransfer.files);
+  });
   document.body.dataset.ready = "true";
 }
 
