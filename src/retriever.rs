@@ -232,6 +232,18 @@ impl Retriever {
         }
     }
 
+    /// The encoder's rows for exactly these token ids (no markers, every position kept): isolates the
+    /// encoder from the tokenizer, for parity checks against other runtimes.
+    pub fn encode_ids(&self, ids: &[u32]) -> Result<TokenVectors> {
+        let n = ids.len();
+        self.encoder.encode(&crate::model::Encoding {
+            ids: ids.iter().map(|&id| i64::from(id)).collect(),
+            attention_mask: vec![1; n],
+            keep: vec![true; n],
+            offsets: vec![None; n],
+        })
+    }
+
     /// Vectors of a query, or of a document's first passage.
     pub fn encode(&self, text: &str, kind: TextKind) -> Result<TokenVectors> {
         self.encoder.encode(&self.tokenizer.encode(text, kind)?)

@@ -275,6 +275,12 @@ impl Retriever {
         })
     }
 
+    /// The encoder's rows (row-major, `dim` per token) for exactly these token ids: for parity checks.
+    #[wasm_bindgen(js_name = encodeIds)]
+    pub fn encode_ids(&self, ids: Vec<u32>) -> Result<Vec<f32>, JsValue> {
+        Ok(self.borrow().encode_ids(&ids).map_err(into_error)?.data)
+    }
+
     /// The tokenizer's ids for `text`, without special tokens or ColBERT markers.
     #[wasm_bindgen(js_name = tokenIds)]
     pub fn token_ids(&self, text: &str) -> Result<Vec<u32>, JsValue> {

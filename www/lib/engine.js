@@ -200,6 +200,10 @@ export class LocalEngine {
     return this.#inner.search(query, k, filter);
   }
 
+  encodeIds(ids) {
+    return this.#inner.encodeIds(ids);
+  }
+
   tokenize(text) {
     return this.#inner.tokenIds(text);
   }

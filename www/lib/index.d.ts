@@ -111,6 +111,8 @@ export class Retriever {
   /** Removes a document; resolves to whether it was stored. */
   remove(id: string): Promise<boolean>;
   setBackend(backend: "auto" | Backend): Promise<void>;
+  /** The encoder's rows (`dim` per token) for exactly these token ids: for parity checks. */
+  encodeIds(ids: ArrayLike<number>): Promise<Float32Array>;
   /** The tokenizer's ids for `text` (no special tokens): e.g. to count tokens. */
   tokenize(text: string): Promise<Uint32Array>;
   readonly size: number;

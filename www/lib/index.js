@@ -178,6 +178,12 @@ export class Retriever {
     await this.#engine.call("importIndex", [bytes]);
   }
 
+  /** The encoder's rows (Float32Array, `dim` per token) for exactly these token ids, with no
+   *  markers added: for checking this runtime against another on the same model. */
+  async encodeIds(ids) {
+    return this.#engine.call("encodeIds", [Uint32Array.from(ids)]);
+  }
+
   /** The tokenizer's ids for `text` (no special tokens): e.g. to count tokens. */
   async tokenize(text) {
     return this.#engine.call("tokenize", [String(text)]);
