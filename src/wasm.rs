@@ -362,17 +362,22 @@ impl MaxSimBench {
     /// Scores every document with a CPU backend ("simd" or "scalar"); returns the scores' sum.
     #[wasm_bindgen(js_name = scoreCpu)]
     pub fn score_cpu(&self, backend: &str) -> Result<f32, JsValue> {
+        Ok(self.scores_cpu(backend)?.iter().sum())
+    }
+
+    /// Every document's score with a CPU backend: for the wasm conformance test.
+    #[wasm_bindgen(js_name = scoresCpu)]
+    pub fn scores_cpu(&self, backend: &str) -> Result<Vec<f32>, JsValue> {
         use crate::score::{LanesMaxSim, MaxSim, ScalarMaxSim};
         let kernel: &dyn MaxSim = match backend {
             "scalar" => &ScalarMaxSim,
             "simd" => &LanesMaxSim,
             other => {
-                return Err(into_error(Error::InvalidInput(format!(
-                    "no CPU backend '{other}'"
-                ))))
+                let msg = format!("no CPU backend '{other}'");
+                return Err(into_error(Error::InvalidInput(msg)));
             }
         };
-        Ok(kernel.score_all(&self.query, &self.store).iter().sum())
+        Ok(kernel.score_all(&self.query, &self.store))
     }
 
     /// Opens a WebGPU device (software adapters accepted) for `scoreGpu`.
