@@ -99,7 +99,9 @@ test("a pasted note is found by a search on the demo page", async () => {
   await page.context().setOffline(false);
 
   mkdirSync(`${repoRoot}test-results`, { recursive: true });
-  await page.screenshot({ path: `${repoRoot}test-results/demo.png`, fullPage: true });
+  const png = await page.screenshot({ path: `${repoRoot}test-results/demo.png`, fullPage: true });
+  // Non-blank: a blank page compresses to a few KB; notes, results and highlights take far more.
+  assert.ok(png.length > 30_000, `screenshot is ${png.length} bytes: blank?`);
   assert.equal(await page.$eval("#status", (el) => el.classList.contains("error")), false);
   assert.deepEqual(pageErrors, []);
 });
