@@ -269,21 +269,7 @@ fn manifest_dim_that_disagrees_with_the_graph_fails_at_encode() {
 #[test]
 fn search_finds_the_matching_note_and_ignores_blank_queries() {
     let mut r = load_default();
-    r.add_documents(&[
-        (
-            "bread",
-            "Sourdough needs a starter fed with flour and water every day.",
-        ),
-        (
-            "bike",
-            "Replace the bicycle chain when it stretches past 0.5 percent.",
-        ),
-        (
-            "tax",
-            "File the quarterly tax return before the end of April.",
-        ),
-    ])
-    .unwrap();
+    r.add_documents(&notes()[..3]).unwrap();
     let hits = r
         .search("how often do I feed my sourdough starter?", 3)
         .unwrap()
