@@ -20,8 +20,24 @@ test("a pasted note is found by a search on the demo page", async () => {
   const pageErrors = [];
   page.on("pageerror", (err) => pageErrors.push(err));
   page.on("console", (msg) => msg.type() === "error" && console.log(`# (page) ${msg.text()}`));
+  // Every state the progress bar and status line pass through while the page loads.
+  await page.addInitScript(() => {
+    window.__progressLog = [];
+    new MutationObserver(() => {
+      const bar = document.getElementById("progress");
+      if (!bar) return;
+      const state = [bar.hidden ? "hidden" : bar.getAttribute("value") ?? "busy", document.getElementById("status").textContent];
+      if (JSON.stringify(state) !== JSON.stringify(window.__progressLog.at(-1))) window.__progressLog.push(state);
+    }).observe(document, { subtree: true, childList: true, attributes: true, characterData: true });
+  });
   await page.goto(session.url("/"));
   await page.waitForSelector("body[data-ready=true]", { timeout: 120_000 });
+  const progressLog = await page.evaluate(() => window.__progressLog);
+  const downloads = progressLog.filter(([, status]) => /^Downloading the model: [\d.]+ of [\d.]+ MB$/.test(status));
+  assert.ok(downloads.length > 5, `the model download is shown in MB as it arrives: ${JSON.stringify(progressLog.slice(0, 8))}`);
+  assert.ok(downloads.some(([value]) => Number(value) > 0 && Number(value) < 1), "the bar moves during the download");
+  assert.ok(progressLog.some(([value, status]) => value !== "hidden" && /^Indexing notes: \d+ of \d+/.test(status)), "indexing progress is shown");
+  assert.equal(await page.$eval("#progress", (bar) => bar.hidden), true, "the bar is hidden once ready");
 
   const samples = await page.$$eval("#notes li", (lis) => lis.length);
   assert.ok(samples > 0, "sample notes on first run");

@@ -43,6 +43,29 @@ test("indexing 500 notes never blocks the main thread for more than 50 ms", asyn
   assert.ok(worst <= 50, `main thread blocked for ${worst} ms`);
 });
 
+test("loading reports the model download's bytes through the worker, then the cached bytes", async () => {
+  const page = await openPage();
+  const result = await page.evaluate(async () => {
+    const { Retriever } = await import("/www/lib/index.js");
+    const { files } = await (await fetch("/models/default/manifest.json")).json();
+    const load = async () => {
+      const calls = [];
+      const retriever = await Retriever.load("/models/default/", { onProgress: (loaded, total) => calls.push([loaded, total]) });
+      retriever.free();
+      return calls;
+    };
+    return { expected: files.model.bytes + files.tokenizer.bytes, fresh: await load(), cached: await load() };
+  });
+  const { expected, fresh, cached } = result;
+  console.log(`# download progress: ${fresh.length} reports, then ${cached.length} from the cache`);
+  assert.ok(fresh.length > 20, `a ${expected}-byte download is reported piece by piece (${fresh.length} reports)`);
+  assert.ok(fresh.length <= 110, "at most about one report per percent");
+  for (let i = 1; i < fresh.length; i++) assert.ok(fresh[i][0] >= fresh[i - 1][0], "loaded never goes back");
+  assert.ok(fresh.every(([, total]) => total === expected), "total is the manifest's byte count");
+  assert.deepEqual(fresh.at(-1), [expected, expected]);
+  assert.deepEqual(cached.at(-1), [expected, expected]);
+});
+
 test("an aborted add stops early and keeps what was committed; errors keep their kind", async () => {
   const page = await openPage();
   const result = await page.evaluate(async () => {

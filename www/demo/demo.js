@@ -25,6 +25,24 @@ function setStatus(text, isError = false) {
   $("status").classList.toggle("error", isError);
 }
 
+/** The progress bar: a fraction in [0, 1], `null` for busy-without-a-measure, `false` to hide it. */
+function setProgress(fraction) {
+  const bar = $("progress");
+  bar.hidden = fraction === false;
+  if (fraction === null) bar.removeAttribute("value");
+  else if (fraction !== false) bar.value = fraction;
+}
+
+const MB = (bytes) => (bytes / 1e6).toFixed(1);
+
+/** Indexing progress in both the bar and the status line. */
+function indexingProgress(label) {
+  return (done, total) => {
+    setProgress(done / total);
+    setStatus(`${label} ${done} of ${total}…`);
+  };
+}
+
 function loadNotes() {
   try {
     const saved = JSON.parse(localStorage.getItem(NOTES_KEY) ?? "null");
@@ -109,7 +127,7 @@ async function importFiles(files) {
   }
   if (!docs.length) return;
   try {
-    await retriever.add(docs, { onProgress: (done, total) => setStatus(`Indexing files: ${done} of ${total}`) });
+    await retriever.add(docs, { onProgress: indexingProgress("Indexing files:") });
     for (const { id, text } of docs) notes.set(id, text);
     saveNotes();
     renderNotes();
@@ -117,6 +135,7 @@ async function importFiles(files) {
   } catch (err) {
     setStatus(`Could not import: ${err.message}`, true);
   }
+  setProgress(false);
 }
 
 /**
@@ -193,13 +212,24 @@ async function search() {
 }
 
 async function openIndex() {
+  const options = {
+    persist: INDEX_NAME,
+    onProgress(loaded, total) {
+      setProgress(loaded / total);
+      setStatus(`Downloading the model: ${MB(loaded)} of ${MB(total)} MB`);
+      if (loaded >= total) {
+        setProgress(null);
+        setStatus("Preparing the model…");
+      }
+    },
+  };
   try {
-    return await Retriever.load(BUNDLE_URL, { persist: INDEX_NAME });
+    return await Retriever.load(BUNDLE_URL, options);
   } catch (err) {
     if (err.name !== "IndexError") throw err;
     // Built by another model or format version: start over; the notes' text is still here.
     await Retriever.deleteIndex(INDEX_NAME);
-    return Retriever.load(BUNDLE_URL, { persist: INDEX_NAME });
+    return Retriever.load(BUNDLE_URL, options);
   }
 }
 
@@ -214,13 +244,15 @@ async function main() {
     retriever = await openIndex();
     // Unchanged notes are not re-encoded: this only indexes what the stored index lacks.
     const report = await retriever.add([...notes].map(([id, text]) => ({ id, text })), {
-      onProgress: (done, total) => setStatus(`Indexing ${done} of ${total} notes…`),
+      onProgress: indexingProgress("Indexing notes:"),
     });
+    setProgress(false);
     saveNotes();
     const where = retriever.gpuAdapter ? `WebGPU available (${retriever.gpuAdapter})` : "CPU";
     setStatus(`Ready in ${Math.round(performance.now() - started)} ms · ${notes.size} notes (${report.encoded} indexed now) · ${where}`);
     $("backend").textContent = retriever.backend === "webgpu" ? "WebGPU" : `CPU (${retriever.backend})`;
   } catch (err) {
+    setProgress(false);
     setStatus(`Could not load the model: ${err.message}`, true);
     return;
   }

@@ -19,14 +19,43 @@ export function initWasm() {
   return ready;
 }
 
-async function readBytes(url) {
+/** The bytes at `url`; `onBytes(n)` is told of each piece as it arrives (download progress). */
+async function readBytes(url, onBytes) {
   if (isNode && url.protocol === "file:") {
     const fs = await import(/* @vite-ignore */ "node:fs/promises");
-    return new Uint8Array(await fs.readFile(url));
+    const bytes = new Uint8Array(await fs.readFile(url));
+    onBytes?.(bytes.length);
+    return bytes;
   }
   const response = await fetch(url);
   if (!response.ok) throw new Error(`fetching ${url} failed: HTTP ${response.status}`);
-  return new Uint8Array(await response.arrayBuffer());
+  if (!onBytes || !response.body) return new Uint8Array(await response.arrayBuffer());
+  const pieces = [];
+  const reader = response.body.getReader();
+  for (let read = await reader.read(); !read.done; read = await reader.read()) {
+    pieces.push(read.value);
+    onBytes(read.value.length);
+  }
+  const bytes = new Uint8Array(pieces.reduce((n, piece) => n + piece.length, 0));
+  pieces.reduce((at, piece) => (bytes.set(piece, at), at + piece.length), 0);
+  return bytes;
+}
+
+/**
+ * Counts bytes towards `total` and reports `(loaded, total)` at most once per percent (and at the
+ * end), so a 34 MB download costs about a hundred progress messages, not thousands.
+ */
+function progressMeter(total, report) {
+  let loaded = 0;
+  let reported = -1;
+  return (n) => {
+    loaded += n;
+    const step = total > 0 ? Math.floor((100 * loaded) / total) : loaded;
+    if (step !== reported || loaded >= total) {
+      reported = step;
+      report?.(loaded, Math.max(total, loaded));
+    }
+  };
 }
 
 async function sha256Hex(bytes) {
@@ -57,30 +86,43 @@ async function manifestBytes(url, cache) {
   }
 }
 
-/** A bundle file: the cached copy if its sha256 is the manifest's, else downloaded and cached. */
-async function fileBytes(url, sha256, cache) {
+/**
+ * A bundle file: the cached copy if its sha256 is the manifest's, else downloaded and cached.
+ * `onBytes` counts a good cached copy whole, and a download piece by piece.
+ */
+async function fileBytes(url, sha256, cache, onBytes) {
   const cached = await cache?.match(url);
   if (cached) {
     const bytes = new Uint8Array(await cached.arrayBuffer());
-    if ((await sha256Hex(bytes)) === sha256) return bytes;
+    if ((await sha256Hex(bytes)) === sha256) {
+      onBytes(bytes.length);
+      return bytes;
+    }
     await cache.delete(url); // damaged or stale: fetch again
   }
-  const bytes = await readBytes(url);
+  const bytes = await readBytes(url, onBytes);
   if (cache && (await sha256Hex(bytes)) === sha256) await cache.put(url, new Response(bytes));
   return bytes;
 }
 
-/** Fetches a bundle folder (manifest.json and the files it names), through the offline cache. */
-export async function fetchBundle(baseUrl) {
+const BUNDLE_FILES = ["model", "tokenizer"];
+
+/**
+ * Fetches a bundle folder (manifest.json and the files it names), through the offline cache.
+ * `onProgress(loaded, total)` follows the files' bytes; `total` is the sum of the manifest's `bytes`.
+ */
+export async function fetchBundle(baseUrl, onProgress) {
   const base = new URL(baseUrl);
   const cache = base.protocol === "file:" ? null : await openCache();
   const manifest = await manifestBytes(new URL("manifest.json", base), cache);
   const files = JSON.parse(new TextDecoder().decode(manifest)).files ?? {};
+  for (const role of BUNDLE_FILES) {
+    if (typeof files[role]?.path !== "string") throw new Error(`manifest.json names no ${role} file`);
+  }
+  const total = BUNDLE_FILES.reduce((n, role) => n + (Number(files[role].bytes) || 0), 0);
+  const onBytes = progressMeter(total, onProgress);
   const [model, tokenizer] = await Promise.all(
-    ["model", "tokenizer"].map((role) => {
-      if (typeof files[role]?.path !== "string") throw new Error(`manifest.json names no ${role} file`);
-      return fileBytes(new URL(files[role].path, base), files[role].sha256, cache);
-    }),
+    BUNDLE_FILES.map((role) => fileBytes(new URL(files[role].path, base), files[role].sha256, cache, onBytes)),
   );
   return { manifest, model, tokenizer };
 }
@@ -92,10 +134,13 @@ export class LocalEngine {
   /** With `persist`: the index name, the stored version this engine matches, and its bytes. */
   #saved = null;
 
-  /** source: { url } or { bytes }; options: { precision, gpu, backend } (see index.d.ts). */
-  static async open(source, options = {}) {
+  /**
+   * source: { url } or { bytes }; options: { precision, gpu, backend, persist } (see index.d.ts);
+   * onProgress(loaded, total): bytes of the bundle's files fetched so far.
+   */
+  static async open(source, options = {}, onProgress = undefined) {
     await initWasm();
-    const { manifest, model, tokenizer } = source.url ? await fetchBundle(source.url) : source.bytes;
+    const { manifest, model, tokenizer } = source.url ? await fetchBundle(source.url, onProgress) : source.bytes;
     const asBytes = (x) => (typeof x === "string" ? new TextEncoder().encode(x) : x);
     const engine = new LocalEngine();
     engine.#inner = WasmRetriever.fromBundle(asBytes(manifest), model, tokenizer, options.precision);

@@ -41,6 +41,12 @@ export interface LoadOptions {
    * `QuotaError` and the index returns to its last stored state.
    */
   persist?: string;
+  /**
+   * Download progress of the bundle's model and tokenizer files: bytes received so far and their
+   * total (the manifest's `bytes`). Files already in the offline cache count at once. Reported at most
+   * once per percent; after the last call the model is still being prepared (about a second).
+   */
+  onProgress?: (loaded: number, total: number) => void;
 }
 
 export interface SearchOptions {

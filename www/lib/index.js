@@ -16,6 +16,7 @@ class WorkerEngine {
     this.#worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
     this.#worker.onmessage = ({ data }) => {
       const call = this.#pending.get(data.id);
+      if (data.progress) return call.onProgress?.(...data.progress);
       this.#pending.delete(data.id);
       if (data.error) {
         const err = new Error(data.error.message);
@@ -33,11 +34,11 @@ class WorkerEngine {
     };
   }
 
-  call(method, args = [], transfer = []) {
+  call(method, args = [], onProgress = undefined) {
     return new Promise((resolve, reject) => {
       const id = this.#nextId++;
-      this.#pending.set(id, { resolve, reject });
-      this.#worker.postMessage({ id, method, args }, transfer);
+      this.#pending.set(id, { resolve, reject, onProgress });
+      this.#worker.postMessage({ id, method, args });
     });
   }
 
@@ -51,9 +52,9 @@ class InThreadEngine {
   #engine;
   stats = {};
 
-  async call(method, args = []) {
+  async call(method, args = [], onProgress = undefined) {
     let result;
-    if (method === "open") this.#engine = await LocalEngine.open(...args);
+    if (method === "open") this.#engine = await LocalEngine.open(...args, onProgress);
     else result = await this.#engine[method](...args);
     this.stats = this.#engine.stats();
     return result;
@@ -89,11 +90,11 @@ export class Retriever {
 
   /**
    * Loads a bundle folder (manifest.json + the files it names) from a URL or, in Node, a path.
-   * Options (all optional): worker, precision, gpu, backend: see index.d.ts.
+   * Options (all optional): worker, precision, gpu, backend, persist, onProgress: see index.d.ts.
    */
   static async load(location, options = {}) {
     const engine = pickEngine(options);
-    await engine.call("open", [{ url: bundleUrl(location) }, engineOptions(options)]);
+    await engine.call("open", [{ url: bundleUrl(location) }, engineOptions(options)], options.onProgress);
     return new Retriever(engine);
   }
 
