@@ -130,6 +130,35 @@ impl Retriever {
         })
     }
 
+    /// A bundle manifest (JSON text) for a real ColBERT export: `configName` is the export's config
+    /// file (`config_sentence_transformers.json` or `artifact.metadata`), `filesJson` the manifest's
+    /// `files` object (`{ model: { path, sha256, bytes }, tokenizer: … }`), `dim` the vector width
+    /// when the config does not state it.
+    #[wasm_bindgen(js_name = manifestFromExport)]
+    pub fn manifest_from_export(
+        name: &str,
+        config_name: &str,
+        config: &[u8],
+        tokenizer: &[u8],
+        files_json: &str,
+        dim: Option<usize>,
+    ) -> Result<String, JsValue> {
+        let mut files: std::collections::BTreeMap<String, crate::model::FileEntry> =
+            serde_json::from_str(files_json)
+                .map_err(|e| into_error(Error::InvalidInput(format!("files: {e}"))))?;
+        let mut take = |role: &str| {
+            files
+                .remove(role)
+                .ok_or_else(|| into_error(Error::InvalidInput(format!("files.{role} is missing"))))
+        };
+        let files = crate::model::ExportFiles {
+            model: take("model")?,
+            tokenizer: take("tokenizer")?,
+        };
+        crate::model::manifest_from_export(name, config_name, config, tokenizer, files, dim)
+            .map_err(into_error)
+    }
+
     /// Opens a WebGPU device for scoring; resolves to the adapter's name, or rejects with a
     /// `GpuError` (searches then stay on the CPU). Software adapters only when `allowFallback`.
     #[wasm_bindgen(js_name = enableGpu)]

@@ -3,11 +3,13 @@
 
 mod bundle;
 mod encoder;
+mod export_config;
 mod manifest;
 mod passages;
 mod tokenize;
 
 pub use bundle::{sha256_digest, sha256_hex, Bundle};
 pub use encoder::{Encoder, TokenVectors};
+pub use export_config::{manifest_from_export, ExportFiles, PYLATE_CONFIG, STANFORD_CONFIG};
 pub use manifest::{FileEntry, Manifest, Marker, BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION};
 pub use tokenize::{ColbertTokenizer, Encoding, TextKind};

@@ -272,3 +272,9 @@ export class LocalEngine {
     this.#inner.free();
   }
 }
+
+/** A bundle manifest (JSON text) for a real ColBERT export; see make-manifest.mjs. */
+export async function manifestFromExport(name, configName, config, tokenizer, files, dim) {
+  await initWasm();
+  return WasmRetriever.manifestFromExport(name, configName, config, tokenizer, JSON.stringify(files), dim);
+}
