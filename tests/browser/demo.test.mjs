@@ -65,6 +65,10 @@ test("a pasted note is found by a search on the demo page", async () => {
   await page.click("#add-note");
   await page.fill("#query", "kayak rudder cable");
   await page.waitForFunction((f) => (document.querySelector("#results li mark")?.textContent ?? "").includes(f), fact);
+  // Shown as its best passage between ellipses, not as all 34 paragraphs.
+  const longHit = await page.$eval("#results li:has(mark)", (li) => li.textContent);
+  assert.match(longHit, /^[\d.]+… /);
+  assert.doesNotMatch(longHit, /Paragraph 10:/);
 
   // Hostile text is shown as text, never run or parsed as HTML.
   const hostile = `<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script> hostile note`;
@@ -112,6 +116,8 @@ test("a pasted note is found by a search on the demo page", async () => {
   });
   await page.fill("#query", "kayak rudder cable");
   await page.waitForFunction((f) => (document.querySelector("#results li mark")?.textContent ?? "").includes(f), fact);
+  // The query's words are highlighted in the passage once the explanation arrives.
+  await page.waitForFunction(() => document.querySelectorAll("#results li:has(mark) b.match").length >= 3);
   await page.context().setOffline(false);
 
   mkdirSync(`${repoRoot}test-results`, { recursive: true });

@@ -139,31 +139,30 @@ async function importFiles(files) {
 }
 
 /**
- * The note as nodes: its best passage in <mark> (when it is not the whole note) and the words the
- * query matched in <b class="match">. `words` are sorted, non-overlapping ranges.
+ * A hit as nodes: a short note whole, a long note as its best passage in <mark> between ellipses;
+ * the words the query matched in <b class="match">. `words` are sorted, non-overlapping ranges of
+ * the whole note's text.
  */
 function highlighted(text, passage, words = []) {
-  const cuts = new Set([0, text.length, passage.start, passage.end, ...words.flatMap((w) => [w.start, w.end])]);
-  const points = [...cuts].filter((p) => p >= 0 && p <= text.length).sort((a, b) => a - b);
   const wholeNote = passage.start === 0 && passage.end >= text.length;
-  const mark = document.createElement("mark");
-  const out = [];
+  const [from, to] = wholeNote ? [0, text.length] : [passage.start, passage.end];
+  const cuts = new Set([from, to, ...words.flatMap((w) => [w.start, w.end])]);
+  const points = [...cuts].filter((p) => p >= from && p <= to).sort((a, b) => a - b);
+  const pieces = [];
   for (let i = 0; i + 1 < points.length; i++) {
-    const [from, to] = [points[i], points[i + 1]];
-    let node = document.createTextNode(text.slice(from, to));
-    if (words.some((w) => w.start <= from && to <= w.end)) {
+    const [start, end] = [points[i], points[i + 1]];
+    const node = document.createTextNode(text.slice(start, end));
+    if (words.some((w) => w.start <= start && end <= w.end)) {
       const b = document.createElement("b");
       b.className = "match";
       b.append(node);
-      node = b;
-    }
-    const inPassage = !wholeNote && passage.start <= from && to <= passage.end;
-    if (inPassage) {
-      if (!out.includes(mark)) out.push(mark);
-      mark.append(node);
-    } else out.push(node);
+      pieces.push(b);
+    } else pieces.push(node);
   }
-  return out;
+  if (wholeNote) return pieces;
+  const mark = document.createElement("mark");
+  mark.append(...pieces);
+  return [from > 0 ? "… " : "", mark, to < text.length ? " …" : ""];
 }
 
 /** Document ranges of the query's real words (not special tokens), merged and sorted. */
