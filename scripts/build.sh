@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
-# Builds the wasm package into www/pkg: cargo (wasm32, simd128) -> wasm-bindgen --target web -> wasm-opt.
+# Builds the wasm package into www/pkg: cargo (wasm32) -> wasm-bindgen --target web -> wasm-opt, twice:
+#   colbert_wasm_bg.wasm          simd128 (every browser with WebAssembly SIMD, Node 20)
+#   colbert_wasm_relaxed_bg.wasm  simd128 + relaxed-simd, which tract's int8 matmul and activation
+#                                 kernels use: about 2x faster encoding where the engine supports it
+#                                 (Chromium-based browsers 114+, Node 22+). engine.js picks one at
+#                                 load time by feature detection. WASM_RELAXED=0 skips it (quicker
+#                                 local builds; the package then always loads the simd128 file).
+# Both come from the same source, so wasm-bindgen's JS glue must be byte-identical: checked here.
 # Incremental: each step is skipped when its output is newer than its input.
-# WASM_PROFILE=small (npm run build:small): opt-level z + wasm-opt -Oz, about 30% smaller gzipped and
-# about 16% slower at encoding; the default favours speed (see README, Benchmarks).
+# WASM_PROFILE=small (npm run build:small): opt-level z + wasm-opt -Oz, about 35% smaller gzipped and
+# about 17% slower at encoding; the default favours speed (see README, Benchmarks).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [[ -f .cache/toolchain.env ]] || bash scripts/setup.sh --no-browser
@@ -16,24 +23,60 @@ case $profile in
   small) profile=wasm-small wasm_opt_level=-Oz ;;
   *) echo "WASM_PROFILE must be 'release' or 'small'" >&2; exit 2 ;;
 esac
-raw=target/wasm32-unknown-unknown/$profile/colbert_wasm.wasm
-say "cargo build --profile $profile --target wasm32-unknown-unknown"
-eval "$WASM_CARGO build --profile $profile --target wasm32-unknown-unknown $WASM_CARGO_ARGS"
-
 out=www/pkg
-if [[ ! -f $out/colbert_wasm_bg.wasm || $raw -nt $out/colbert_wasm_bg.wasm || "$(cat $out/.profile 2>/dev/null)" != "$profile" ]]; then
-  say "wasm-bindgen --target web"
-  rm -rf $out.tmp
-  wasm-bindgen --target web --out-dir $out.tmp "$raw"
-  say "wasm-opt $wasm_opt_level (npm binaryen)"
+stamp="$profile relaxed=${WASM_RELAXED:-1}"
+
+# cargo_build TARGET_DIR RUSTFLAGS: builds into TARGET_DIR (a separate one per flag set, so switching
+# never rebuilds from scratch) and prints the raw module's path. Empty RUSTFLAGS: .cargo/config.toml's.
+cargo_build() {
+  local target_dir=$1 flags=$2
+  say "cargo build --profile $profile --target wasm32-unknown-unknown (${flags:-.cargo/config.toml flags})"
+  (
+    export CARGO_TARGET_DIR=$target_dir
+    [[ -z $flags ]] || export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="$flags"
+    eval "$WASM_CARGO build --profile $profile --target wasm32-unknown-unknown $WASM_CARGO_ARGS" >&2
+  )
+  echo "$target_dir/wasm32-unknown-unknown/$profile/colbert_wasm.wasm"
+}
+
+# bindgen_and_opt RAW DIR EXTRA_FEATURES: wasm-bindgen into DIR, then wasm-opt in place.
+bindgen_and_opt() {
+  local raw=$1 dir=$2 extra=$3
+  wasm-bindgen --target web --out-dir "$dir" "$raw"
+  say "wasm-opt $wasm_opt_level $extra (npm binaryen)"
   # Features rustc enables by default for wasm32, plus simd128 from .cargo/config.toml.
   node_modules/.bin/wasm-opt $wasm_opt_level --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
-    --enable-sign-ext --enable-mutable-globals --enable-multivalue --enable-reference-types \
-    $out.tmp/colbert_wasm_bg.wasm -o $out.tmp/colbert_wasm_bg.opt.wasm
-  mv $out.tmp/colbert_wasm_bg.opt.wasm $out.tmp/colbert_wasm_bg.wasm
-  echo "$profile" > $out.tmp/.profile
+    --enable-sign-ext --enable-mutable-globals --enable-multivalue --enable-reference-types $extra \
+    "$dir/colbert_wasm_bg.wasm" -o "$dir/colbert_wasm_bg.opt.wasm"
+  mv "$dir/colbert_wasm_bg.opt.wasm" "$dir/colbert_wasm_bg.wasm"
+}
+
+raw=$(cargo_build target "")
+relaxed_raw=""
+if [[ ${WASM_RELAXED:-1} != 0 ]]; then
+  # .cargo/config.toml's flags plus relaxed-simd.
+  relaxed_raw=$(cargo_build target/relaxed-simd "-C target-feature=+simd128,+relaxed-simd --cfg getrandom_backend=\"wasm_js\"")
+fi
+
+stale() { [[ ! -f $out/colbert_wasm_bg.wasm || "$(cat $out/.stamp 2>/dev/null)" != "$stamp" ]] || { [[ -n $1 ]] && [[ $1 -nt $out/colbert_wasm_bg.wasm ]]; }; }
+if stale "$raw" || stale "$relaxed_raw"; then
+  say "wasm-bindgen --target web"
+  rm -rf $out.tmp $out.relaxed.tmp
+  bindgen_and_opt "$raw" $out.tmp ""
+  if [[ -n $relaxed_raw ]]; then
+    bindgen_and_opt "$relaxed_raw" $out.relaxed.tmp --enable-relaxed-simd
+    if ! cmp -s $out.tmp/colbert_wasm.js $out.relaxed.tmp/colbert_wasm.js; then
+      echo "the relaxed-simd build's JS glue differs from the simd128 build's: one glue cannot load both" >&2
+      exit 1
+    fi
+    mv $out.relaxed.tmp/colbert_wasm_bg.wasm $out.tmp/colbert_wasm_relaxed_bg.wasm
+    rm -rf $out.relaxed.tmp
+  fi
+  echo "$stamp" > $out.tmp/.stamp
   rm -rf $out && mv $out.tmp $out
 fi
-size=$(stat -c %s $out/colbert_wasm_bg.wasm)
-gz=$(gzip -9 -c $out/colbert_wasm_bg.wasm | wc -c)
-say "$out/colbert_wasm_bg.wasm: $((size / 1024)) KiB raw, $((gz / 1024)) KiB gzipped"
+for wasm in $out/*.wasm; do
+  size=$(stat -c %s "$wasm")
+  gz=$(gzip -9 -c "$wasm" | wc -c)
+  say "$wasm: $((size / 1024)) KiB raw, $((gz / 1024)) KiB gzipped"
+done

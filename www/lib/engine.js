@@ -3,17 +3,54 @@
 import init, { Retriever as WasmRetriever } from "../pkg/colbert_wasm.js";
 import { readSnapshot, withLock, writeSnapshot } from "./persist.js";
 
-const WASM_URL = new URL("../pkg/colbert_wasm_bg.wasm", import.meta.url);
+// Two builds of the same code (scripts/build.sh): relaxed-simd lets tract's int8 matmul and activation
+// kernels use relaxed instructions, about twice as fast where the engine has them.
+const WASM_URLS = {
+  "relaxed-simd": new URL("../pkg/colbert_wasm_relaxed_bg.wasm", import.meta.url),
+  simd128: new URL("../pkg/colbert_wasm_bg.wasm", import.meta.url),
+};
 export const isNode = typeof process !== "undefined" && !!process.versions?.node;
+
+/**
+ * Whether this engine runs relaxed SIMD as standardised. Validating is not enough: Node 20 behind
+ * --experimental-wasm-relaxed-simd accepts the opcodes but computes i32x4.relaxed_dot_i8x16_i7x16_add_s
+ * differently (measured: int8 token vectors then point the wrong way). So run that instruction, the
+ * one tract's int8 kernel is built on, on (-1, 2, -3, 4) · (1, 1, 1, 1) and expect 2.
+ */
+function relaxedSimdWorks() {
+  const v128 = (lanes) => [0xfd, 0x0c, ...lanes.map((x) => x & 0xff)];
+  const a = [-1, 2, -3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16];
+  const body = [0, ...v128(a), ...v128(Array(16).fill(1)), ...v128(Array(16).fill(0)),
+    0xfd, 0x93, 0x02, /* relaxed dot add */ 0xfd, 0x1b, 0x00, /* extract lane 0 */ 0x0b];
+  const module = [0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 0x7f, 3, 2, 1, 0,
+    7, 7, 1, 3, 0x72, 0x75, 0x6e, 0, 0, 10, body.length + 2, 1, body.length, ...body];
+  try {
+    return new WebAssembly.Instance(new WebAssembly.Module(new Uint8Array(module))).exports.run() === 2;
+  } catch {
+    return false; // no relaxed SIMD here
+  }
+}
+
+export const preferredBuild = relaxedSimdWorks() ? "relaxed-simd" : "simd128";
+/** The build loaded: "relaxed-simd" or "simd128" (null before `initWasm` resolves). */
+let wasmBuild = null;
 
 let ready;
 export function initWasm() {
   ready ??= (async () => {
-    if (isNode) {
+    const load = async (url) => {
+      if (!isNode) return init({ module_or_path: url });
       const fs = await import(/* @vite-ignore */ "node:fs/promises");
-      await init({ module_or_path: await fs.readFile(WASM_URL) });
-    } else {
-      await init({ module_or_path: WASM_URL });
+      return init({ module_or_path: await fs.readFile(url) });
+    };
+    try {
+      await load(WASM_URLS[preferredBuild]);
+      wasmBuild = preferredBuild;
+    } catch (err) {
+      // A package built with WASM_RELAXED=0 has only the simd128 file.
+      if (preferredBuild === "simd128") throw err;
+      await load(WASM_URLS.simd128);
+      wasmBuild = "simd128";
     }
   })();
   return ready;
@@ -262,6 +299,7 @@ export class LocalEngine {
       backend: r.backend,
       precision: r.precision,
       modelSha256: r.modelSha256,
+      wasmBuild,
       gpuAdapter: this.#gpu.adapter,
       gpuError: this.#gpu.error ?? r.gpuError ?? null,
       persisted: this.#saved ? { name: this.#saved.name, version: this.#saved.version } : null,

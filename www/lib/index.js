@@ -229,6 +229,11 @@ export class Retriever {
     return this.#engine.stats.persisted;
   }
 
+  /** Which wasm build runs the model: "relaxed-simd" (faster; engines with relaxed SIMD) or "simd128". */
+  get wasmBuild() {
+    return this.#engine.stats.wasmBuild;
+  }
+
   /** sha256 of the loaded model file: the bundle's identity. */
   get modelSha256() {
     return this.#engine.stats.modelSha256;
