@@ -13,9 +13,11 @@ import { repoRoot } from "../tests/node/helpers.mjs";
 const reps = Number(process.env.REPS ?? 20);
 const bundleDir = `${repoRoot}models/default/`;
 
-const wasm = readFileSync(`${repoRoot}www/pkg/colbert_wasm_bg.wasm`);
 const mib = (n) => (n / 2 ** 20).toFixed(2);
-console.log(`shipped wasm: ${mib(wasm.length)} MiB raw, ${mib(gzipSync(wasm, { level: 9 }).length)} MiB gzipped (goal <= 3 MiB gzipped)`);
+for (const file of ["colbert_wasm_bg.wasm", "colbert_wasm_relaxed_bg.wasm"]) {
+  const wasm = readFileSync(`${repoRoot}www/pkg/${file}`);
+  console.log(`shipped ${file}: ${mib(wasm.length)} MiB raw, ${mib(gzipSync(wasm, { level: 9 }).length)} MiB gzipped (goal <= 3 MiB gzipped; a page loads one of the two)`);
+}
 
 const node = await benchEncode({ Retriever, ort, bundleUrl: bundleDir, modelBytes: readFileSync(`${bundleDir}model.onnx`), reps });
 report("node", node);

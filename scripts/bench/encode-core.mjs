@@ -64,8 +64,10 @@ export async function benchEncode({ Retriever, ort, bundleUrl, modelBytes, reps 
     if (encoded !== 1) throw new Error("the benchmark document was not encoded");
   });
   const ortDoc = await timeRuns(docReps, () => session.run(ortFeeds(ort, doc.ids)));
+  const build = retriever.wasmBuild;
   retriever.free();
   return {
+    build,
     query: { ours: oursQuery, ort: ortQuery, latencyRatio: oursQuery.p50 / ortQuery.p50 },
     document: {
       oursDocsPerSec: 1000 / oursDoc.mean,
@@ -77,6 +79,7 @@ export async function benchEncode({ Retriever, ort, bundleUrl, modelBytes, reps 
 
 export function report(where, r, log = console.log) {
   const f = (x) => x.toFixed(1);
+  where = `${where}, ${r.build}`;
   log(`[${where}] query encode (32 tokens): ours p50 ${f(r.query.ours.p50)} ms p95 ${f(r.query.ours.p95)} ms | ` +
     `onnxruntime-web p50 ${f(r.query.ort.p50)} ms p95 ${f(r.query.ort.p95)} ms | ours/theirs latency ${r.query.latencyRatio.toFixed(2)} (goal <= 1.0)`);
   log(`[${where}] document encode (180 tokens): ours ${f(r.document.oursDocsPerSec)} docs/s | onnxruntime-web ` +
