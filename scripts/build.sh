@@ -51,7 +51,8 @@ bindgen_and_opt() {
   mv "$dir/colbert_wasm_bg.opt.wasm" "$dir/colbert_wasm_bg.wasm"
 }
 
-raw=$(cargo_build target "")
+# Not target/ itself: cargo locks a target directory, and test.sh builds the native tests there meanwhile.
+raw=$(cargo_build target/wasm-simd128 "")
 relaxed_raw=""
 if [[ ${WASM_RELAXED:-1} != 0 ]]; then
   # .cargo/config.toml's flags plus relaxed-simd.
