@@ -51,7 +51,7 @@ bindgen_and_opt() {
   mv "$dir/colbert_wasm_bg.opt.wasm" "$dir/colbert_wasm_bg.wasm"
 }
 
-# Not target/ itself: cargo locks a target directory, and test.sh builds the native tests there meanwhile.
+# Not target/ itself: cargo locks a target directory, so a native build there can run meanwhile.
 raw=$(cargo_build target/wasm-simd128 "")
 relaxed_raw=""
 if [[ ${WASM_RELAXED:-1} != 0 ]]; then
