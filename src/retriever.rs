@@ -149,9 +149,13 @@ impl Retriever {
     }
 
     pub fn with_precision(bundle: Bundle, precision: Precision) -> Result<Retriever> {
+        let tokenizer = ColbertTokenizer::new(&bundle.tokenizer, &bundle.manifest)?;
+        let mut encoder =
+            Encoder::with_external_data(&bundle.model, &bundle.model_data, &bundle.manifest)?;
+        check_vocabulary(&tokenizer, &mut encoder)?;
         Ok(Retriever {
-            tokenizer: ColbertTokenizer::new(&bundle.tokenizer, &bundle.manifest)?,
-            encoder: Encoder::new(&bundle.model, &bundle.manifest)?,
+            tokenizer,
+            encoder,
             store: TokenStore::new(precision, bundle.manifest.dim),
             gpu: None,
             gpu_failed: Default::default(),
@@ -159,6 +163,10 @@ impl Retriever {
             choice: BackendChoice::Auto,
             model_sha256: bundle.model_sha256,
         })
+    }
+
+    pub fn encoder(&self) -> &Encoder {
+        &self.encoder
     }
 
     /// Verifies and loads a bundle from its three files' bytes.
@@ -605,5 +613,23 @@ impl Retriever {
     /// Removes a document; returns whether it was stored.
     pub fn remove(&mut self, id: &str) -> bool {
         self.store.remove(id)
+    }
+}
+
+/// Every id the tokenizer can produce (added tokens such as PyLate's `[Q] ` included) must index the
+/// graph's embedding table: past it, tract's Gather would panic on the first text that uses it.
+fn check_vocabulary(tokenizer: &ColbertTokenizer, encoder: &mut Encoder) -> Result<()> {
+    let ids = tokenizer.vocabulary_size();
+    match encoder.embedding_rows() {
+        Some(rows) if ids > rows => Err(Error::Model(format!(
+            "the tokenizer has ids up to {} but the model's token embedding table has {rows} rows: \
+             this tokenizer.json does not belong to this model",
+            ids - 1
+        ))),
+        Some(_) => Ok(()),
+        None => {
+            encoder.limit_ids_to(ids);
+            Ok(())
+        }
     }
 }

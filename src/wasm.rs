@@ -110,19 +110,29 @@ impl Retriever {
 #[wasm_bindgen]
 impl Retriever {
     /// Verifies the bundle's files against the manifest's sha256 and loads the model.
-    #[wasm_bindgen(js_name = fromBundle)]
     /// `precision`: how document vectors are stored: "int8" (default), "f32", "f16" or "binary".
+    /// `dataRoles`/`dataFiles`: the model's external data files by manifest role (`model_data`…).
+    #[wasm_bindgen(js_name = fromBundle)]
     pub fn from_bundle(
         manifest_json: &[u8],
         model: Vec<u8>,
         tokenizer: Vec<u8>,
         precision: Option<String>,
+        data_roles: Option<Vec<String>>,
+        data_files: Option<js_sys::Array>,
     ) -> Result<Retriever, JsValue> {
         let precision: Precision = match precision {
             Some(name) => name.parse().map_err(into_error)?,
             None => Precision::default(),
         };
-        let bundle = crate::model::Bundle::from_parts(manifest_json, model, tokenizer)
+        let data_files =
+            data_files.map(|files| files.iter().map(|f| js_sys::Uint8Array::new(&f).to_vec()));
+        let model_data = data_roles
+            .unwrap_or_default()
+            .into_iter()
+            .zip(data_files.into_iter().flatten())
+            .collect();
+        let bundle = crate::model::Bundle::from_files(manifest_json, model, tokenizer, model_data)
             .map_err(into_error)?;
         let inner = crate::Retriever::with_precision(bundle, precision).map_err(into_error)?;
         Ok(Retriever {
@@ -130,10 +140,17 @@ impl Retriever {
         })
     }
 
+    /// The external data files an ONNX model names (what its manifest must list as `model_data`).
+    #[wasm_bindgen(js_name = modelDataLocations)]
+    pub fn model_data_locations(model: &[u8]) -> Result<Vec<String>, JsValue> {
+        let proto = crate::model::onnx_graph::decode(model).map_err(into_error)?;
+        Ok(crate::model::onnx_graph::external_data_locations(&proto))
+    }
+
     /// A bundle manifest (JSON text) for a real ColBERT export: `configName` is the export's config
     /// file (`config_sentence_transformers.json` or `artifact.metadata`), `filesJson` the manifest's
-    /// `files` object (`{ model: { path, sha256, bytes }, tokenizer: … }`), `dim` the vector width
-    /// when the config does not state it.
+    /// `files` object (`{ model: { path, sha256, bytes }, tokenizer: …, model_data: [ … ] }`), `dim`
+    /// the vector width when the config does not state it.
     #[wasm_bindgen(js_name = manifestFromExport)]
     pub fn manifest_from_export(
         name: &str,
@@ -143,17 +160,20 @@ impl Retriever {
         files_json: &str,
         dim: Option<usize>,
     ) -> Result<String, JsValue> {
-        let mut files: std::collections::BTreeMap<String, crate::model::FileEntry> =
-            serde_json::from_str(files_json)
-                .map_err(|e| into_error(Error::InvalidInput(format!("files: {e}"))))?;
-        let mut take = |role: &str| {
-            files
-                .remove(role)
-                .ok_or_else(|| into_error(Error::InvalidInput(format!("files.{role} is missing"))))
-        };
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Files {
+            model: crate::model::FileEntry,
+            tokenizer: crate::model::FileEntry,
+            #[serde(default)]
+            model_data: Vec<crate::model::FileEntry>,
+        }
+        let files: Files = serde_json::from_str(files_json)
+            .map_err(|e| into_error(Error::InvalidInput(format!("files: {e}"))))?;
         let files = crate::model::ExportFiles {
-            model: take("model")?,
-            tokenizer: take("tokenizer")?,
+            model: files.model,
+            tokenizer: files.tokenizer,
+            model_data: files.model_data,
         };
         crate::model::manifest_from_export(name, config_name, config, tokenizer, files, dim)
             .map_err(into_error)

@@ -24,6 +24,7 @@ fn files() -> ExportFiles {
     ExportFiles {
         model: entry("model_int8.onnx"),
         tokenizer: entry("tokenizer.json"),
+        model_data: vec![],
     }
 }
 

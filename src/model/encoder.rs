@@ -1,11 +1,15 @@
-//! What vectors does the model give a tokenised text? Runs the ONNX graph with tract (optimised once,
-//! symbolic batch and sequence length, so no re-planning per length) and L2-normalises each kept token.
+//! What vectors does the model give a tokenised text? Runs the ONNX graph with tract and
+//! L2-normalises each kept token. Real exporters write graphs tract cannot always plan for a symbolic
+//! length, so planning falls back from one plan for every length to one plan per length (cached).
 
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 
 use tract_onnx::prelude::*;
+use tract_onnx::tract_hir::infer::Factoid;
 
 use super::manifest::Manifest;
+use super::onnx_graph::{self, ExternalData};
 use super::tokenize::Encoding;
 use crate::error::{Error, Result};
 
@@ -28,18 +32,54 @@ impl TokenVectors {
 }
 
 /// Which tensor a graph input wants, recognised by its ONNX name.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 enum InputRole {
     Ids,
     AttentionMask,
     TokenTypes,
 }
 
+/// A graph input: its role and the integer type the graph declares for it.
+#[derive(Debug, Clone, Copy)]
+struct GraphInput {
+    role: InputRole,
+    datum_type: DatumType,
+}
+
+/// How the loader plans the graph.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Planning {
+    /// One plan for every length, or per-length plans when tract cannot plan a symbolic length.
+    #[default]
+    Auto,
+    /// Per-length plans only: lets tests run the fallback on graphs that would not need it.
+    PerLength,
+}
+
+/// How many per-length plans are kept when the graph has no plan for every length.
+const PER_LENGTH_PLANS: usize = 24;
+
+enum Plans {
+    /// One plan for any sequence length (the graph's own length symbol).
+    Symbolic(Arc<TypedRunnableModel>),
+    /// The analysed graph, planned for each length met (most recent first).
+    PerLength {
+        model: Box<InferenceModel>,
+        cache: Mutex<VecDeque<(usize, Arc<TypedRunnableModel>)>>,
+    },
+}
+
 pub struct Encoder {
-    plan: Arc<TypedRunnableModel>,
-    inputs: Vec<InputRole>,
+    plans: Plans,
+    inputs: Vec<GraphInput>,
     dim: usize,
     normalize: bool,
+    /// Ids must be below this: the embedding table's rows (or the tokenizer's size, when the table
+    /// cannot be found in the graph). An id past the table would panic inside tract's Gather.
+    id_limit: Option<usize>,
+    embedding_rows: Option<usize>,
+    /// Longest sequence the manifest allows (positions past the model's tables would panic too).
+    max_length: usize,
 }
 
 fn model_err(e: impl std::fmt::Display) -> Error {
@@ -48,30 +88,48 @@ fn model_err(e: impl std::fmt::Display) -> Error {
 
 impl Encoder {
     pub fn new(onnx_bytes: &[u8], manifest: &Manifest) -> Result<Encoder> {
+        Encoder::with_external_data(onnx_bytes, &ExternalData::new(), manifest)
+    }
+
+    /// Loads a graph whose weights may sit in external data files (`external`: by location).
+    pub fn with_external_data(
+        onnx_bytes: &[u8],
+        external: &ExternalData,
+        manifest: &Manifest,
+    ) -> Result<Encoder> {
+        Encoder::with_planning(onnx_bytes, external, manifest, Planning::Auto)
+    }
+
+    pub fn with_planning(
+        onnx_bytes: &[u8],
+        external: &ExternalData,
+        manifest: &Manifest,
+        planning: Planning,
+    ) -> Result<Encoder> {
+        let mut proto = onnx_graph::decode(onnx_bytes)?;
+        onnx_graph::inline_external_data(&mut proto, external)?;
+        // Exporters annotate intermediate shapes with their own symbols (batch_size, and for
+        // Flatten products of them) that tract cannot always unify with its own inference: tract
+        // infers every shape itself instead.
         let mut model = tract_onnx::onnx()
-            .model_for_read(&mut &onnx_bytes[..])
+            .with_ignore_output_shapes(true)
+            .with_ignore_value_info(true)
+            .model_for_proto_model(&proto)
             .map_err(model_err)?;
-        let inputs = input_roles(&model)?;
-        let batch = model.sym("batch");
-        let sequence = model.sym("sequence");
-        for ix in 0..inputs.len() {
-            let fact = InferenceFact::dt_shape(
-                i64::datum_type(),
-                tvec![batch.to_dim(), sequence.to_dim()],
-            );
-            model.set_input_fact(ix, fact).map_err(model_err)?;
-        }
+        let inputs = graph_inputs(&model)?;
+        let ids_name = input_name(&model, &inputs, InputRole::Ids)?;
+        let embedding_rows = onnx_graph::embedding_rows(&proto, &ids_name);
+        drop(proto);
         select_output(&mut model, manifest.output.as_deref())?;
-        let plan = model
-            .into_optimized()
-            .map_err(model_err)?
-            .into_runnable()
-            .map_err(model_err)?;
+        let plans = plan(model, &inputs, planning)?;
         Ok(Encoder {
-            plan,
+            plans,
             inputs,
             dim: manifest.dim,
             normalize: manifest.normalize,
+            id_limit: embedding_rows,
+            embedding_rows,
+            max_length: manifest.query_length.max(manifest.document_length),
         })
     }
 
@@ -79,25 +137,86 @@ impl Encoder {
         self.dim
     }
 
+    /// Rows of the graph's token embedding table, when the loader could find it.
+    pub fn embedding_rows(&self) -> Option<usize> {
+        self.embedding_rows
+    }
+
+    /// Bounds ids by the tokenizer's vocabulary when the graph's own table was not found.
+    pub fn limit_ids_to(&mut self, vocabulary: usize) {
+        self.id_limit.get_or_insert(vocabulary);
+    }
+
+    /// Whether the graph runs with one plan for every length (false: planned per length).
+    pub fn has_symbolic_plan(&self) -> bool {
+        matches!(self.plans, Plans::Symbolic(_))
+    }
+
     /// Encodes one text and keeps the rows its encoding marks `keep`.
     pub fn encode(&self, encoding: &Encoding) -> Result<TokenVectors> {
+        self.check(encoding)?;
         let len = encoding.len();
-        let tensor = |values: Vec<i64>| -> Result<TValue> {
-            Ok(Tensor::from_shape(&[1, len], &values)
-                .map_err(model_err)?
-                .into_tvalue())
-        };
+        let token_types = vec![0; len];
         let feeds = self
             .inputs
             .iter()
-            .map(|role| match role {
-                InputRole::Ids => tensor(encoding.ids.clone()),
-                InputRole::AttentionMask => tensor(encoding.attention_mask.clone()),
-                InputRole::TokenTypes => tensor(vec![0; len]),
+            .map(|input| {
+                let values = match input.role {
+                    InputRole::Ids => &encoding.ids,
+                    InputRole::AttentionMask => &encoding.attention_mask,
+                    InputRole::TokenTypes => &token_types,
+                };
+                let tensor = Tensor::from_shape(&[1, len], values).map_err(model_err)?;
+                Ok(tensor
+                    .cast_to_dt(input.datum_type)
+                    .map_err(model_err)?
+                    .into_owned()
+                    .into_tvalue())
             })
             .collect::<Result<TVec<TValue>>>()?;
-        let outputs = self.plan.run(feeds).map_err(model_err)?;
-        let view = outputs[0].to_plain_array_view::<f32>().map_err(model_err)?;
+        let outputs = self.plan_for(len)?.run(feeds).map_err(model_err)?;
+        self.rows(&outputs[0], encoding)
+    }
+
+    /// Refuses what would make tract panic: no tokens, too many, or ids past the embedding table.
+    fn check(&self, encoding: &Encoding) -> Result<()> {
+        let len = encoding.len();
+        if len == 0 || len > self.max_length {
+            return Err(Error::InvalidInput(format!(
+                "{len} token ids: the model takes 1 to {} per text",
+                self.max_length
+            )));
+        }
+        let limit = self.id_limit.map_or(i64::MAX, |n| n as i64);
+        if let Some(bad) = encoding.ids.iter().find(|id| !(0..limit).contains(*id)) {
+            return Err(Error::InvalidInput(format!(
+                "token id {bad} is outside the model's vocabulary (0..{limit})"
+            )));
+        }
+        Ok(())
+    }
+
+    fn plan_for(&self, len: usize) -> Result<Arc<TypedRunnableModel>> {
+        match &self.plans {
+            Plans::Symbolic(plan) => Ok(plan.clone()),
+            Plans::PerLength { model, cache } => {
+                let mut cache = cache.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some(at) = cache.iter().position(|(l, _)| *l == len) {
+                    let entry = cache.remove(at).expect("position is in range");
+                    cache.push_front(entry);
+                } else {
+                    let plan = plan_fixed(model, &self.inputs, len)?;
+                    cache.push_front((len, plan));
+                    cache.truncate(PER_LENGTH_PLANS);
+                }
+                Ok(cache[0].1.clone())
+            }
+        }
+    }
+
+    fn rows(&self, output: &TValue, encoding: &Encoding) -> Result<TokenVectors> {
+        let len = encoding.len();
+        let view = output.to_plain_array_view::<f32>().map_err(model_err)?;
         if view.shape() != [1, len, self.dim] {
             return Err(Error::Model(format!(
                 "model output has shape {:?}, expected [1, {len}, {}] (check the manifest's dim)",
@@ -107,14 +226,11 @@ impl Encoder {
         }
         let mut vectors = TokenVectors {
             dim: self.dim,
-            data: Vec::new(),
-            offsets: Vec::new(),
+            data: Vec::with_capacity(len * self.dim),
+            offsets: Vec::with_capacity(len),
         };
-        for (pos, row) in view
-            .index_axis(tract_ndarray::Axis(0), 0)
-            .outer_iter()
-            .enumerate()
-        {
+        let rows = view.index_axis(tract_ndarray::Axis(0), 0);
+        for (pos, row) in rows.outer_iter().enumerate() {
             if !encoding.keep[pos] {
                 continue;
             }
@@ -129,26 +245,119 @@ impl Encoder {
     }
 }
 
-fn input_roles(model: &InferenceModel) -> Result<Vec<InputRole>> {
+/// One plan for every length when tract can plan the graph with a symbolic length; else the
+/// analysed graph for per-length plans, checked now on a short length so a graph that cannot run
+/// at all is refused at load with tract's reason (which names the node and op).
+fn plan(model: InferenceModel, inputs: &[GraphInput], planning: Planning) -> Result<Plans> {
+    let mut symbolic = model.clone();
+    let sequence = sequence_dim(&symbolic, inputs);
+    let symbolic_plan = match planning {
+        Planning::Auto => {
+            set_inputs(&mut symbolic, inputs, sequence).and_then(|_| optimise(symbolic))
+        }
+        Planning::PerLength => Err(Error::Model("per-length planning was asked for".into())),
+    };
+    match symbolic_plan {
+        Ok(plan) => Ok(Plans::Symbolic(plan)),
+        Err(symbolic_err) => {
+            let first = plan_fixed(&model, inputs, 8).map_err(|e| {
+                Error::Model(format!(
+                    "the graph cannot be planned: {e} (with a symbolic length: {symbolic_err})"
+                ))
+            })?;
+            Ok(Plans::PerLength {
+                model: Box::new(model),
+                cache: Mutex::new(VecDeque::from([(8, first)])),
+            })
+        }
+    }
+}
+
+fn plan_fixed(
+    model: &InferenceModel,
+    inputs: &[GraphInput],
+    len: usize,
+) -> Result<Arc<TypedRunnableModel>> {
+    let mut model = model.clone();
+    set_inputs(&mut model, inputs, len.to_dim())?;
+    optimise(model)
+}
+
+fn optimise(model: InferenceModel) -> Result<Arc<TypedRunnableModel>> {
     model
-        .input_outlets()
+        .into_optimized()
         .map_err(model_err)?
+        .into_runnable()
+        .map_err(model_err)
+}
+
+/// The graph's own symbol for the sequence axis (so its internal shape expressions unify with the
+/// inputs), or a fresh one when the export declares none.
+fn sequence_dim(model: &InferenceModel, inputs: &[GraphInput]) -> TDim {
+    let declared = inputs
         .iter()
-        .map(|outlet| {
+        .position(|i| i.role == InputRole::Ids)
+        .and_then(|ix| model.input_fact(ix).ok())
+        .and_then(|fact| fact.shape.dim(1))
+        .and_then(|d| d.concretize());
+    match declared {
+        Some(d @ TDim::Sym(_)) => d,
+        _ => model.sym("sequence").to_dim(),
+    }
+}
+
+/// Batch 1 (we encode one text at a time: ColBERT vectors of a padded batch differ under int8) and
+/// the given sequence length, in the integer type each input declares.
+fn set_inputs(model: &mut InferenceModel, inputs: &[GraphInput], sequence: TDim) -> Result<()> {
+    for (ix, input) in inputs.iter().enumerate() {
+        let fact = InferenceFact::dt_shape(input.datum_type, tvec![1.to_dim(), sequence.clone()]);
+        model.set_input_fact(ix, fact).map_err(model_err)?;
+    }
+    Ok(())
+}
+
+fn graph_inputs(model: &InferenceModel) -> Result<Vec<GraphInput>> {
+    let outlets = model.input_outlets().map_err(model_err)?.to_vec();
+    let inputs = outlets
+        .iter()
+        .enumerate()
+        .map(|(ix, outlet)| {
             let name = &model.node(outlet.node).name;
-            if name.contains("input_ids") {
-                Ok(InputRole::Ids)
+            let role = if name.contains("input_ids") {
+                InputRole::Ids
             } else if name.contains("attention_mask") {
-                Ok(InputRole::AttentionMask)
+                InputRole::AttentionMask
             } else if name.contains("token_type_ids") {
-                Ok(InputRole::TokenTypes)
+                InputRole::TokenTypes
             } else {
-                Err(Error::Model(format!(
+                return Err(Error::Model(format!(
                     "graph input '{name}' is not one of input_ids, attention_mask, token_type_ids"
-                )))
-            }
+                )));
+            };
+            let declared = model
+                .input_fact(ix)
+                .ok()
+                .and_then(|f| f.datum_type.concretize());
+            let datum_type = match declared {
+                Some(DatumType::I32) => DatumType::I32,
+                _ => DatumType::I64,
+            };
+            Ok(GraphInput { role, datum_type })
         })
-        .collect()
+        .collect::<Result<Vec<_>>>()?;
+    if !inputs.iter().any(|i| i.role == InputRole::Ids) {
+        return Err(Error::Model("graph has no input_ids input".into()));
+    }
+    Ok(inputs)
+}
+
+fn input_name(model: &InferenceModel, inputs: &[GraphInput], role: InputRole) -> Result<String> {
+    let ix = inputs
+        .iter()
+        .position(|i| i.role == role)
+        .ok_or_else(|| Error::Model(format!("graph has no {role:?} input")))?;
+    let outlet = model.input_outlets().map_err(model_err)?[ix];
+    Ok(model.node(outlet.node).name.clone())
 }
 
 /// Keeps only the output holding the token vectors, so unused heads (pooled outputs) are pruned.

@@ -9,7 +9,12 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tokenizers::Tokenizer;
 
-use super::manifest::{FileEntry, Manifest, BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION};
+use super::manifest::{
+    FileEntry, Manifest, BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION, MODEL_DATA_ROLE, MODEL_ROLE,
+    TOKENIZER_ROLE,
+};
+#[allow(unused_imports)] // named in docs
+use super::onnx_graph;
 use super::tokenize::ColbertTokenizer;
 use crate::error::{Error, Result};
 
@@ -20,10 +25,32 @@ pub const STANFORD_CONFIG: &str = "artifact.metadata";
 /// (`mask_punctuation`) use.
 const PUNCTUATION: &str = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
 
-/// The bundle's two files as the manifest records them.
+/// The bundle's files as the manifest records them.
 pub struct ExportFiles {
     pub model: FileEntry,
     pub tokenizer: FileEntry,
+    /// The model's external data files (see [`onnx_graph::external_data_locations`]).
+    pub model_data: Vec<FileEntry>,
+}
+
+impl ExportFiles {
+    /// The manifest's `files` object: model, tokenizer, then `model_data`, `model_data_1`, ….
+    fn by_role(&self) -> BTreeMap<String, &FileEntry> {
+        let data = self.model_data.iter().enumerate().map(|(i, file)| {
+            let role = match i {
+                0 => MODEL_DATA_ROLE.to_owned(),
+                i => format!("{MODEL_DATA_ROLE}_{i}"),
+            };
+            (role, file)
+        });
+        [
+            (MODEL_ROLE.to_owned(), &self.model),
+            (TOKENIZER_ROLE.to_owned(), &self.tokenizer),
+        ]
+        .into_iter()
+        .chain(data)
+        .collect()
+    }
 }
 
 /// PyLate's fields (defaults are PyLate's own when a field is absent).
@@ -220,7 +247,7 @@ pub fn manifest_from_export(
         "format_version": BUNDLE_FORMAT_VERSION,
         "name": name,
         "description": format!("converted from {config_name}"),
-        "files": BTreeMap::from([("model", file(&files.model)), ("tokenizer", file(&files.tokenizer))]),
+        "files": files.by_role().into_iter().map(|(role, f)| (role, file(f))).collect::<BTreeMap<_, _>>(),
         "dim": dim,
         "query_length": c.query_length,
         "document_length": c.document_length,

@@ -8,6 +8,12 @@ use crate::error::{Error, Result};
 
 pub const BUNDLE_FORMAT: &str = "colbert-wasm-bundle";
 pub const BUNDLE_FORMAT_VERSION: u32 = 1;
+/// Roles of the files every bundle has.
+pub const MODEL_ROLE: &str = "model";
+pub const TOKENIZER_ROLE: &str = "tokenizer";
+/// Roles starting with this name the model's external data files (`model_data`, `model_data_1`…):
+/// torch writes the weights of a graph over 2 GB, and by default of every dynamo export, beside it.
+pub const MODEL_DATA_ROLE: &str = "model_data";
 /// BERT-family encoders cannot see past this many positions.
 const MAX_SEQUENCE: usize = 512;
 
@@ -110,13 +116,14 @@ impl Manifest {
                 self.format_version
             ));
         }
-        for role in ["model", "tokenizer"] {
-            match self.files.get(role) {
-                None => return fail(format!("files.{role} is missing")),
-                Some(f) if !is_sha256_hex(&f.sha256) => {
-                    return fail(format!("files.{role}.sha256 is not 64 hex digits"))
-                }
-                Some(_) => {}
+        for role in [MODEL_ROLE, TOKENIZER_ROLE] {
+            if !self.files.contains_key(role) {
+                return fail(format!("files.{role} is missing"));
+            }
+        }
+        for (role, file) in &self.files {
+            if !is_sha256_hex(&file.sha256) {
+                return fail(format!("files.{role}.sha256 is not 64 hex digits"));
             }
         }
         if self.dim == 0 {
@@ -134,9 +141,17 @@ impl Manifest {
         Ok(())
     }
 
+    /// The model or tokenizer file's entry (validate() guarantees both).
     pub fn file(&self, role: &str) -> &FileEntry {
-        // validate() guarantees the two roles we ask for.
         &self.files[role]
+    }
+
+    /// The model's external data files: (role, entry), in role order.
+    pub fn model_data_files(&self) -> impl Iterator<Item = (&str, &FileEntry)> {
+        self.files
+            .iter()
+            .filter(|(role, _)| role.starts_with(MODEL_DATA_ROLE))
+            .map(|(role, file)| (role.as_str(), file))
     }
 }
 

@@ -118,6 +118,13 @@ impl ColbertTokenizer {
             .unwrap_or_default()
     }
 
+    /// One past the largest id the tokenizer can produce, added tokens included.
+    pub fn vocabulary_size(&self) -> usize {
+        let added = self.inner.get_added_tokens_decoder();
+        let largest_added = added.keys().max().map_or(0, |id| *id as usize + 1);
+        self.inner.get_vocab_size(false).max(largest_added)
+    }
+
     /// Tokens in an encoded query (queries are padded or cut to this length).
     pub fn query_length(&self) -> usize {
         self.query_length

@@ -142,26 +142,32 @@ async function fileBytes(url, sha256, cache, onBytes) {
   return bytes;
 }
 
-const BUNDLE_FILES = ["model", "tokenizer"];
+/** Roles of a bundle's files: the model, its tokenizer, and the model's external data files. */
+const REQUIRED_FILES = ["model", "tokenizer"];
+const isModelData = (role) => role.startsWith("model_data");
 
 /**
  * Fetches a bundle folder (manifest.json and the files it names), through the offline cache.
  * `onProgress(loaded, total)` follows the files' bytes; `total` is the sum of the manifest's `bytes`.
+ * Resolves to `{ manifest, model, tokenizer, modelData }`, `modelData` by role (`model_data`, …).
  */
 export async function fetchBundle(baseUrl, onProgress) {
   const base = new URL(baseUrl);
   const cache = base.protocol === "file:" ? null : await openCache();
   const manifest = await manifestBytes(new URL("manifest.json", base), cache);
   const files = JSON.parse(new TextDecoder().decode(manifest)).files ?? {};
-  for (const role of BUNDLE_FILES) {
+  for (const role of REQUIRED_FILES) {
     if (typeof files[role]?.path !== "string") throw new Error(`manifest.json names no ${role} file`);
   }
-  const total = BUNDLE_FILES.reduce((n, role) => n + (Number(files[role].bytes) || 0), 0);
+  const roles = [...REQUIRED_FILES, ...Object.keys(files).filter(isModelData)];
+  const total = roles.reduce((n, role) => n + (Number(files[role].bytes) || 0), 0);
   const onBytes = progressMeter(total, onProgress);
-  const [model, tokenizer] = await Promise.all(
-    BUNDLE_FILES.map((role) => fileBytes(new URL(files[role].path, base), files[role].sha256, cache, onBytes)),
+  const bytes = await Promise.all(
+    roles.map((role) => fileBytes(new URL(files[role].path, base), files[role].sha256, cache, onBytes)),
   );
-  return { manifest, model, tokenizer };
+  const [model, tokenizer, ...data] = bytes;
+  const modelData = Object.fromEntries(roles.slice(REQUIRED_FILES.length).map((role, i) => [role, data[i]]));
+  return { manifest, model, tokenizer, modelData };
 }
 
 export class LocalEngine {
@@ -177,10 +183,14 @@ export class LocalEngine {
    */
   static async open(source, options = {}, onProgress = undefined) {
     await initWasm();
-    const { manifest, model, tokenizer } = source.url ? await fetchBundle(source.url, onProgress) : source.bytes;
+    const { manifest, model, tokenizer, modelData = {} } = source.url
+      ? await fetchBundle(source.url, onProgress)
+      : source.bytes;
     const asBytes = (x) => (typeof x === "string" ? new TextEncoder().encode(x) : x);
     const engine = new LocalEngine();
-    engine.#inner = WasmRetriever.fromBundle(asBytes(manifest), model, tokenizer, options.precision);
+    const dataRoles = Object.keys(modelData);
+    engine.#inner = WasmRetriever.fromBundle(asBytes(manifest), model, tokenizer, options.precision,
+      dataRoles, dataRoles.map((role) => modelData[role]));
     if (options.backend) engine.#inner.setBackend(options.backend);
     if (options.gpu ?? !isNode) await engine.#openGpu(options.gpu === "allow-fallback");
     if (options.persist) await engine.#attachStorage(String(options.persist));
@@ -317,6 +327,12 @@ export class LocalEngine {
   free() {
     this.#inner.free();
   }
+}
+
+/** The external data files an ONNX model's bytes name (e.g. ["model.onnx.data"]). */
+export async function modelDataLocations(model) {
+  await initWasm();
+  return WasmRetriever.modelDataLocations(model);
 }
 
 /** A bundle manifest (JSON text) for a real ColBERT export; see make-manifest.mjs. */

@@ -3,6 +3,11 @@ export interface BundleBytes {
   manifest: Uint8Array | string;
   model: Uint8Array;
   tokenizer: Uint8Array;
+  /**
+   * The model's external data files (torch writes `model.onnx.data` beside `model.onnx`), by the
+   * manifest role that lists them: `{ model_data: bytes }` (`model_data_1`, … for more files).
+   */
+  modelData?: Record<string, Uint8Array>;
 }
 
 export interface Document {

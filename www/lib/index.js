@@ -98,10 +98,13 @@ export class Retriever {
     return Retriever.#warmed(engine);
   }
 
-  /** Loads a bundle from its three files' bytes. Checksums are verified against the manifest. */
-  static async fromBytes({ manifest, model, tokenizer }, options = {}) {
+  /**
+   * Loads a bundle from its files' bytes: `modelData` maps the manifest's data roles (`model_data`, …)
+   * to the model's external data files. Checksums are verified against the manifest.
+   */
+  static async fromBytes({ manifest, model, tokenizer, modelData }, options = {}) {
     const engine = pickEngine(options);
-    await engine.call("open", [{ bytes: { manifest, model, tokenizer } }, engineOptions(options)]);
+    await engine.call("open", [{ bytes: { manifest, model, tokenizer, modelData } }, engineOptions(options)]);
     return Retriever.#warmed(engine);
   }
 

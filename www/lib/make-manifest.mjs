@@ -8,9 +8,9 @@
 //   npx colbert-wasm-manifest DIR [--model model_int8.onnx] [--name NAME] [--dim 128]
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { basename, join, resolve } from "node:path";
+import { basename, isAbsolute, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { manifestFromExport } from "./engine.js";
+import { manifestFromExport, modelDataLocations } from "./engine.js";
 
 const CONFIGS = ["config_sentence_transformers.json", "artifact.metadata"];
 const MODELS = ["model_int8.onnx", "model_quantized.onnx", "model.onnx"];
@@ -26,11 +26,30 @@ function pick(dir, names, what) {
   return found;
 }
 
+/**
+ * The external data files the graph names (torch writes `model.onnx.data` beside `model.onnx`): each
+ * must be a plain file name inside the folder, since the browser fetches it relative to the manifest.
+ */
+async function modelDataEntries(dir, modelPath) {
+  const locations = await modelDataLocations(readFileSync(join(dir, modelPath)));
+  return locations.map((location) => {
+    if (isAbsolute(location) || location.split(/[\\/]/).includes("..")) {
+      throw Object.assign(new Error(`${modelPath} names external data outside its folder: ${location}`), { name: "ManifestError" });
+    }
+    if (!existsSync(join(dir, location))) {
+      throw Object.assign(new Error(`${modelPath} keeps its weights in ${location}, which is not in ${dir}`), { name: "ManifestError" });
+    }
+    return fileEntry(dir, location);
+  });
+}
+
 export async function makeManifest(dir, { model, name, dim } = {}) {
   const config = pick(dir, CONFIGS, "ColBERT config");
+  const modelPath = model ?? pick(dir, MODELS, "ONNX model");
   const files = {
-    model: fileEntry(dir, model ?? pick(dir, MODELS, "ONNX model")),
+    model: fileEntry(dir, modelPath),
     tokenizer: fileEntry(dir, "tokenizer.json"),
+    model_data: await modelDataEntries(dir, modelPath),
   };
   const manifest = await manifestFromExport(
     name ?? basename(resolve(dir)),
@@ -55,7 +74,9 @@ if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith
   }
   try {
     const manifest = await makeManifest(positionals[0], values);
-    console.log(`wrote ${join(positionals[0], "manifest.json")}: ${manifest.name}, model ${manifest.files.model.path}, dim ${manifest.dim}`);
+    const data = Object.keys(manifest.files).filter((role) => role.startsWith("model_data"));
+    const dataNote = data.length ? `, data ${data.map((role) => manifest.files[role].path).join(", ")}` : "";
+    console.log(`wrote ${join(positionals[0], "manifest.json")}: ${manifest.name}, model ${manifest.files.model.path}${dataNote}, dim ${manifest.dim}`);
   } catch (err) {
     console.error(`${err.name}: ${err.message}`);
     process.exit(1);
