@@ -125,12 +125,18 @@ impl Retriever {
             Some(name) => name.parse().map_err(into_error)?,
             None => Precision::default(),
         };
-        let data_files =
-            data_files.map(|files| files.iter().map(|f| js_sys::Uint8Array::new(&f).to_vec()));
+        let data_files: Vec<Vec<u8>> = data_files
+            .map(|files| {
+                files
+                    .iter()
+                    .map(|f| js_sys::Uint8Array::new(&f).to_vec())
+                    .collect()
+            })
+            .unwrap_or_default();
         let model_data = data_roles
             .unwrap_or_default()
             .into_iter()
-            .zip(data_files.into_iter().flatten())
+            .zip(data_files)
             .collect();
         let bundle = crate::model::Bundle::from_files(manifest_json, model, tokenizer, model_data)
             .map_err(into_error)?;
