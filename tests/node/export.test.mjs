@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Retriever } from "colbert-wasm";
 import { bundleDir, repoRoot } from "./helpers.mjs";
+import { exportsDir, tokenizerFor } from "./exports-helpers.mjs";
 
 const CLI = `${repoRoot}www/lib/make-manifest.mjs`;
 
@@ -60,6 +61,65 @@ test("an export whose prefix token the tokenizer lacks is refused, naming the to
     const run = spawnSync(process.execPath, [CLI, dir], { encoding: "utf8" });
     assert.equal(run.status, 1);
     assert.match(run.stderr, /ManifestError: .*\[Q\]/);
+  } finally {
+    rmSync(dir, { recursive: true });
+  }
+});
+
+// Export-shaped folders of both architectures, as pylate-onnx-export writes them with torch's default
+// exporter: model.onnx + model.onnx.data, tokenizer.json, config_sentence_transformers.json.
+const ARCHITECTURES = [
+  // BERT checkpoints (answerai-colbert-small-v1) use [unused0]/[unused1] as markers.
+  ["bert-sdpa-default", { query_prefix: "[unused0]", document_prefix: "[unused1]", embedding_dim: 16 }],
+  // ModernBERT checkpoints (GTE-ModernColBERT-v1) add "[Q] "/"[D] " tokens: PyLate's defaults.
+  ["modernbert-sdpa-default", { embedding_dim: 16, query_length: 32, document_length: 180 }],
+];
+
+function architectureFolder(fixture, config) {
+  const dir = mkdtempSync(join(tmpdir(), "colbert-export-"));
+  for (const file of ["model.onnx", "model.onnx.data"]) copyFileSync(join(exportsDir, fixture, file), join(dir, file));
+  copyFileSync(tokenizerFor(fixture), join(dir, "tokenizer.json"));
+  writeFileSync(join(dir, "config_sentence_transformers.json"), JSON.stringify(config));
+  return dir;
+}
+
+for (const [fixture, config] of ARCHITECTURES) {
+  test(`${fixture}: an export folder with external data gets a manifest, loads, adds and searches`, async () => {
+    const dir = architectureFolder(fixture, config);
+    try {
+      const out = execFileSync(process.execPath, [CLI, dir], { encoding: "utf8" });
+      assert.match(out, /model model\.onnx, data model\.onnx\.data, dim 16/);
+      const manifest = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8"));
+      const data = readFileSync(join(dir, "model.onnx.data"));
+      assert.deepEqual(manifest.files.model_data, {
+        path: "model.onnx.data", sha256: createHash("sha256").update(data).digest("hex"), bytes: data.length,
+      });
+      const retriever = await Retriever.load(dir);
+      const notes = [
+        { id: "bread", text: "Feed the sourdough starter with flour and water every morning." },
+        { id: "bike", text: "Replace the bicycle chain once it stretches past half a percent." },
+        { id: "long", text: "A long note about many things. ".repeat(60) },
+      ];
+      assert.deepEqual(await retriever.add(notes), { encoded: 3, unchanged: 0 });
+      const hits = await retriever.search("sourdough starter", 3);
+      assert.equal(hits.length, 3);
+      // Random weights: the ranking means nothing, so check its shape: every note once, best first.
+      assert.deepEqual(hits.map((h) => h.id).sort(), ["bike", "bread", "long"]);
+      assert.ok(hits.every((h, i) => Number.isFinite(h.score) && (i === 0 || hits[i - 1].score >= h.score)));
+      retriever.free();
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
+  });
+}
+
+test("an export whose external data file is missing is refused by the CLI, naming it", () => {
+  const dir = architectureFolder(...ARCHITECTURES[0]);
+  try {
+    rmSync(join(dir, "model.onnx.data"));
+    const run = spawnSync(process.execPath, [CLI, dir], { encoding: "utf8" });
+    assert.equal(run.status, 1);
+    assert.match(run.stderr, /ManifestError: .*model\.onnx\.data/);
   } finally {
     rmSync(dir, { recursive: true });
   }

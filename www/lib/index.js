@@ -2,6 +2,9 @@
 // blocks the page; in Node it runs in-thread. All retrieval logic lives in Rust (www/pkg).
 import { LocalEngine, isNode } from "./engine.js";
 import { deleteSnapshot } from "./persist.js";
+import {
+  checkBytes, checkDocuments, checkFilter, checkId, checkK, checkMaxDocumentLength, checkOffset, checkString, checkTokenIds,
+} from "./validate.js";
 
 const ADD_CHUNK = 8;
 
@@ -83,9 +86,11 @@ function pickEngine(options) {
 
 export class Retriever {
   #engine;
+  #maxDocumentLength;
 
-  constructor(engine) {
+  constructor(engine, options = {}) {
     this.#engine = engine;
+    this.#maxDocumentLength = checkMaxDocumentLength(options.maxDocumentLength);
   }
 
   /**
@@ -93,9 +98,11 @@ export class Retriever {
    * Options (all optional): worker, precision, gpu, backend, persist, onProgress: see index.d.ts.
    */
   static async load(location, options = {}) {
+    if (!(location instanceof URL)) checkString(location, "location");
+    checkMaxDocumentLength(options.maxDocumentLength);
     const engine = pickEngine(options);
     await engine.call("open", [{ url: bundleUrl(location) }, engineOptions(options)], options.onProgress);
-    return Retriever.#warmed(engine);
+    return Retriever.#warmed(engine, options);
   }
 
   /**
@@ -103,9 +110,10 @@ export class Retriever {
    * to the model's external data files. Checksums are verified against the manifest.
    */
   static async fromBytes({ manifest, model, tokenizer, modelData }, options = {}) {
+    checkMaxDocumentLength(options.maxDocumentLength);
     const engine = pickEngine(options);
     await engine.call("open", [{ bytes: { manifest, model, tokenizer, modelData } }, engineOptions(options)]);
-    return Retriever.#warmed(engine);
+    return Retriever.#warmed(engine, options);
   }
 
   /**
@@ -114,9 +122,9 @@ export class Retriever {
    * most for the rest of the warm-up). Measured in Chromium: first search 43 ms without, 23 ms with.
    * In-thread (Node) there is nothing to overlap it with, so none.
    */
-  static #warmed(engine) {
+  static #warmed(engine, options) {
     if (engine instanceof WorkerEngine) engine.call("warmUp").catch(() => {});
-    return new Retriever(engine);
+    return new Retriever(engine, options);
   }
 
   /** Deletes a stored index (see the `persist` option): the explicit way to start over. */
@@ -132,10 +140,7 @@ export class Retriever {
    * `{ encoded, unchanged }`.
    */
   async add(docs, { onProgress, signal } = {}) {
-    if (!Array.isArray(docs)) throw new TypeError("add() takes an array of { id, text, metadata? }");
-    const ids = docs.map((d) => String(d.id));
-    const texts = docs.map((d) => String(d.text ?? ""));
-    const metadata = docs.map((d) => (d.metadata === undefined ? "" : JSON.stringify(d.metadata)));
+    const { ids, texts, metadata } = checkDocuments(docs, this.#maxDocumentLength);
     const report = { encoded: 0, unchanged: 0 };
     for (let start = 0; start < docs.length; start += ADD_CHUNK) {
       signal?.throwIfAborted();
@@ -153,7 +158,7 @@ export class Retriever {
    *  `filter` (e.g. `{ folder: "work" }`) keeps documents whose metadata has each value (or an array
    *  containing it). The array's `backend` says which MaxSim backend scored it. */
   async search(query, k = 10, { filter } = {}) {
-    const args = [String(query), k, filter === undefined ? undefined : JSON.stringify(filter)];
+    const args = [checkString(query, "query"), checkK(k), checkFilter(filter)];
     const { hits, backend } = await this.#engine.call("search", args);
     return Object.assign(hits, { backend });
   }
@@ -164,17 +169,19 @@ export class Retriever {
    * token) and its share of the score. Pass the hit for a long document so its best passage is used.
    */
   async explain(query, text, hit) {
-    return this.#engine.call("explain", [String(query), String(text), hit?.passage?.start]);
+    const start = hit?.passage?.start;
+    if (start !== undefined) checkOffset(start, "hit.passage.start");
+    return this.#engine.call("explain", [checkString(query, "query"), checkString(text, "text"), start]);
   }
 
   /** Removes a document by id; resolves to whether it was stored. */
   async remove(id) {
-    return this.#engine.call("remove", [String(id)]);
+    return this.#engine.call("remove", [checkId(id)]);
   }
 
   /** Chooses the MaxSim backend: "auto" (default), "webgpu", "simd" or "scalar". */
   async setBackend(name) {
-    await this.#engine.call("setBackend", [String(name)]);
+    await this.#engine.call("setBackend", [checkString(name, "name")]);
   }
 
   /** Destroys the WebGPU device as a driver reset would (tests of the CPU fallback). */
@@ -190,18 +197,18 @@ export class Retriever {
   /** Replaces the index with an exported file. An altered, truncated or foreign file rejects with an
    *  `IndexError` and the current index stays. */
   async importIndex(bytes) {
-    await this.#engine.call("importIndex", [bytes]);
+    await this.#engine.call("importIndex", [checkBytes(bytes, "bytes")]);
   }
 
   /** The encoder's rows (Float32Array, `dim` per token) for exactly these token ids, with no
    *  markers added: for checking this runtime against another on the same model. */
   async encodeIds(ids) {
-    return this.#engine.call("encodeIds", [Uint32Array.from(ids)]);
+    return this.#engine.call("encodeIds", [checkTokenIds(ids)]);
   }
 
   /** The tokenizer's ids for `text` (no special tokens): e.g. to count tokens. */
   async tokenize(text) {
-    return this.#engine.call("tokenize", [String(text)]);
+    return this.#engine.call("tokenize", [checkString(text, "text")]);
   }
 
   /** Number of stored documents. */
