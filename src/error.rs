@@ -27,6 +27,9 @@ pub enum Error {
     /// No usable GPU (none, a software one not allowed, or the device was lost).
     #[error("GPU unavailable: {0}")]
     Gpu(String),
+    /// Memory for the index ran out: nothing was changed (remove documents or use a smaller precision).
+    #[error("out of memory: {0}")]
+    OutOfMemory(String),
     /// Caller input that cannot be served (empty id, mismatched lengths, k = 0...).
     #[error("invalid input: {0}")]
     InvalidInput(String),
@@ -43,6 +46,7 @@ impl Error {
             Error::Index(_) => "IndexError",
             Error::Gpu(_) => "GpuError",
             Error::InvalidInput(_) => "InvalidInputError",
+            Error::OutOfMemory(_) => "OutOfMemoryError",
         }
     }
 }

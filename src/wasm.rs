@@ -95,6 +95,29 @@ fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
         .map_err(|e| into_error(Error::InvalidInput(e.to_string())))
 }
 
+thread_local! {
+    static TRAP_NEXT_COMMIT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// An add between `beginAdd` and `commitAdd` (see those).
+#[wasm_bindgen]
+pub struct PendingAdd {
+    job: crate::retriever::AddJob,
+}
+
+#[wasm_bindgen]
+impl PendingAdd {
+    #[wasm_bindgen(getter, js_name = passagesTotal)]
+    pub fn passages_total(&self) -> usize {
+        self.job.passages_total()
+    }
+
+    #[wasm_bindgen(getter, js_name = passagesDone)]
+    pub fn passages_done(&self) -> usize {
+        self.job.passages_done()
+    }
+}
+
 /// Shared with the futures of GPU searches, which borrow it only between awaits.
 #[wasm_bindgen]
 pub struct Retriever {
@@ -221,16 +244,16 @@ impl Retriever {
         self.inner.borrow_mut().remove(id)
     }
 
-    /// Encodes and stores documents; ids, texts and (optional) metadata JSON strings are parallel
-    /// arrays ("" for none). An unchanged text is not re-encoded. All-or-nothing. Returns
-    /// `{ encoded, unchanged }`.
-    #[wasm_bindgen(js_name = addDocuments)]
-    pub fn add_documents(
+    /// Starts adding documents: ids, texts and (optional) metadata JSON strings are parallel arrays
+    /// ("" for none). Checks and tokenises them; `encodeStep` then encodes a few passages at a time
+    /// and `commitAdd` stores the batch (all or nothing). An unchanged text is not re-encoded.
+    #[wasm_bindgen(js_name = beginAdd)]
+    pub fn begin_add(
         &self,
         ids: Vec<String>,
         texts: Vec<String>,
         metadata: Option<Vec<String>>,
-    ) -> Result<JsValue, JsValue> {
+    ) -> Result<PendingAdd, JsValue> {
         let metadata = metadata.unwrap_or_else(|| vec![String::new(); ids.len()]);
         if ids.len() != texts.len() || ids.len() != metadata.len() {
             let msg = format!(
@@ -251,11 +274,26 @@ impl Retriever {
                 metadata: Some(meta).filter(|m| !m.is_empty()),
             })
             .collect();
-        let report = self
-            .inner
-            .borrow_mut()
-            .add_documents_with(&docs)
-            .map_err(into_error)?;
+        let job = self.borrow().begin_add(&docs).map_err(into_error)?;
+        Ok(PendingAdd { job })
+    }
+
+    /// Encodes up to `maxPassages` more passages of `job`; returns how many it encoded.
+    #[wasm_bindgen(js_name = encodeStep)]
+    pub fn encode_step(&self, job: &mut PendingAdd, max_passages: usize) -> Result<usize, JsValue> {
+        self.borrow()
+            .encode_step(&mut job.job, max_passages)
+            .map_err(into_error)
+    }
+
+    /// Stores the batch (encoding what is left); resolves to `{ encoded, unchanged }`.
+    #[wasm_bindgen(js_name = commitAdd)]
+    pub fn commit_add(&self, job: PendingAdd) -> Result<JsValue, JsValue> {
+        let mut inner = self.inner.borrow_mut();
+        if TRAP_NEXT_COMMIT.with(|armed| armed.replace(false)) {
+            core::arch::wasm32::unreachable(); // trapForTesting("commit"): a trap mid-change
+        }
+        let report = inner.commit_add(job.job).map_err(into_error)?;
         to_js(&JsAddReport {
             encoded: report.encoded,
             unchanged: report.unchanged,
@@ -290,6 +328,31 @@ impl Retriever {
             })
             .collect();
         to_js(&matches)
+    }
+
+    /// The index as a file even after a trap left the retriever borrowed (the engine's recovery after
+    /// a wasm trap): a shared borrow if possible, else the state as the trap left it. Whatever it
+    /// returns is checked again by `importIndex` in the fresh instance.
+    #[wasm_bindgen(js_name = exportIndexForRecovery)]
+    pub fn export_index_for_recovery(&self) -> Vec<u8> {
+        match self.inner.try_borrow() {
+            Ok(inner) => inner.export_index(),
+            // SAFETY: the borrow that is still open belongs to a call a trap ended: nothing runs it
+            // any more, and this instance is discarded right after this read.
+            Err(_) => unsafe { &*self.inner.as_ptr() }.export_index(),
+        }
+    }
+
+    /// A deliberate wasm trap, for the engine's recovery tests only (the JS API reaches it through a
+    /// `Symbol.for("colbert-wasm.trapForTesting")` method): "now" traps in this call with the
+    /// retriever borrowed, "commit" traps in the next `commitAdd` while it holds the index mutably.
+    #[wasm_bindgen(js_name = trapForTesting)]
+    pub fn trap_for_testing(&self, when: &str) {
+        let _held = self.inner.borrow();
+        match when {
+            "commit" => TRAP_NEXT_COMMIT.with(|armed| armed.set(true)),
+            _ => core::arch::wasm32::unreachable(),
+        }
     }
 
     /// The whole index as one versioned, checksummed file.

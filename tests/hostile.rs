@@ -6,34 +6,10 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-use colbert_wasm::model::{sha256_hex, Bundle};
 use colbert_wasm::retriever::{MetadataFilter, NewDocument};
 use colbert_wasm::Retriever;
+use common::tiny_retriever;
 use proptest::prelude::*;
-
-fn tiny_retriever() -> Retriever {
-    let model_path = std::env::var("COLBERT_EXPORTS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/exports"))
-        .join("bert-sdpa-torchscript/model.onnx");
-    let model = std::fs::read(model_path).unwrap();
-    let tokenizer = std::fs::read(common::bundle_dir().join("tokenizer.json")).unwrap();
-    let manifest = serde_json::json!({
-        "format": "colbert-wasm-bundle", "format_version": 1, "name": "tiny",
-        "files": {
-            "model": { "path": "model.onnx", "sha256": sha256_hex(&model) },
-            "tokenizer": { "path": "tokenizer.json", "sha256": sha256_hex(&tokenizer) },
-        },
-        "dim": 16, "query_length": 32, "document_length": 64,
-        "query_marker": { "token": "[unused0]" }, "document_marker": { "token": "[unused1]" },
-        "query_mask_expansion": true, "skiplist": [".", ","],
-    });
-    let bundle = Bundle::from_parts(manifest.to_string().as_bytes(), model, tokenizer).unwrap();
-    Retriever::from_bundle(bundle).unwrap()
-}
 
 /// Text with the characters that break naive code: multi-byte, combining, controls, surrogates'
 /// replacements, long runs, blank.
@@ -69,15 +45,32 @@ enum Call {
 }
 
 fn call() -> impl Strategy<Value = Call> {
-    let doc = (prop_oneof!["[a-z0-9]{0,4}", any::<String>()], hostile_text(), proptest::option::of(hostile_json()));
+    let doc = (
+        prop_oneof!["[a-z0-9]{0,4}", any::<String>()],
+        hostile_text(),
+        proptest::option::of(hostile_json()),
+    );
     prop_oneof![
         proptest::collection::vec(doc, 0..4).prop_map(Call::Add),
-        (hostile_text(), prop_oneof![0usize..20, Just(usize::MAX), any::<usize>()], proptest::option::of(hostile_json()))
+        (
+            hostile_text(),
+            prop_oneof![0usize..20, Just(usize::MAX), any::<usize>()],
+            proptest::option::of(hostile_json())
+        )
             .prop_map(|(q, k, f)| Call::Search(q, k, f)),
-        (hostile_text(), hostile_text(), proptest::option::of(any::<usize>())).prop_map(|(q, t, s)| Call::Explain(q, t, s)),
-        proptest::collection::vec(prop_oneof![0u32..30522, any::<u32>()], 0..300).prop_map(Call::EncodeIds),
+        (
+            hostile_text(),
+            hostile_text(),
+            proptest::option::of(any::<usize>())
+        )
+            .prop_map(|(q, t, s)| Call::Explain(q, t, s)),
+        proptest::collection::vec(prop_oneof![0u32..30522, any::<u32>()], 0..300)
+            .prop_map(Call::EncodeIds),
         prop_oneof!["[a-z0-9]{0,4}", any::<String>()].prop_map(Call::Remove),
-        (proptest::collection::vec((any::<usize>(), any::<u8>()), 0..4), proptest::option::of(any::<usize>()))
+        (
+            proptest::collection::vec((any::<usize>(), any::<u8>()), 0..4),
+            proptest::option::of(any::<usize>())
+        )
             .prop_map(|(flips, cut)| Call::ImportExported(flips, cut)),
         proptest::collection::vec(any::<u8>(), 0..200).prop_map(Call::ImportRandom),
     ]
@@ -89,7 +82,11 @@ fn run(retriever: &mut Retriever, call: &Call) {
         Call::Add(docs) => {
             let docs: Vec<NewDocument> = docs
                 .iter()
-                .map(|(id, text, metadata)| NewDocument { id, text, metadata: metadata.clone() })
+                .map(|(id, text, metadata)| NewDocument {
+                    id,
+                    text,
+                    metadata: metadata.clone(),
+                })
                 .collect();
             let _ = retriever.add_documents_with(&docs);
         }
@@ -140,8 +137,15 @@ fn run(retriever: &mut Retriever, call: &Call) {
 
 #[test]
 fn no_sequence_of_calls_panics() {
-    let cases = std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(1000);
-    let config = ProptestConfig { cases, failure_persistence: None, ..ProptestConfig::default() };
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(1000);
+    let config = ProptestConfig {
+        cases,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    };
     let mut runner = proptest::test_runner::TestRunner::new(config);
     let retriever = std::cell::RefCell::new(tiny_retriever());
     let executions = std::cell::Cell::new(0usize);
@@ -154,7 +158,11 @@ fn no_sequence_of_calls_panics() {
                 executions.set(executions.get() + 1);
             }
             // Still usable: a normal add and search work after whatever came before.
-            let canary = NewDocument { id: "canary", text: "the canary note", metadata: None };
+            let canary = NewDocument {
+                id: "canary",
+                text: "the canary note",
+                metadata: None,
+            };
             r.add_documents_with(&[canary]).unwrap();
             prop_assert!(!r.search("canary", 1).unwrap().hits.is_empty());
             Ok(())

@@ -23,6 +23,39 @@ pub struct NewPassage {
     pub vectors: TokenVectors,
 }
 
+/// A document's passages packed in the store's precision as they are encoded, so a long document
+/// never holds all its f32 vectors at once; [`TokenStore::upsert_staged`] moves it into the store.
+pub struct StagedDocument {
+    dim: usize,
+    passages: Vec<(Range<usize>, Range<usize>, usize)>,
+    tokens: PackedTokens,
+}
+
+impl StagedDocument {
+    pub fn new(precision: Precision, dim: usize) -> StagedDocument {
+        StagedDocument {
+            dim,
+            passages: Vec::new(),
+            tokens: PackedTokens::new(precision),
+        }
+    }
+
+    pub fn push(&mut self, passage: NewPassage) {
+        debug_assert_eq!(passage.vectors.dim, self.dim);
+        self.tokens.push(&passage.vectors.data, self.dim);
+        let n = passage.vectors.n_tokens();
+        self.passages.push((passage.range, passage.range_utf16, n));
+    }
+
+    pub fn passage_count(&self) -> usize {
+        self.passages.len()
+    }
+
+    pub fn token_count(&self) -> usize {
+        self.passages.iter().map(|(_, _, n)| n).sum()
+    }
+}
+
 /// A stored passage: where it came from and which arena tokens are its vectors.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredPassage {
@@ -70,17 +103,34 @@ impl TokenStore {
 
     /// `upsert` with the document's hash and metadata.
     pub fn upsert_with(&mut self, doc_id: &str, info: DocInfo, passages: Vec<NewPassage>) {
+        let mut staged = StagedDocument::new(self.precision(), self.dim);
+        passages.into_iter().for_each(|p| staged.push(p));
+        self.upsert_staged(doc_id, info, staged);
+    }
+
+    /// Makes room for staged documents before any of them is stored, so a commit that would run out
+    /// of memory fails whole, leaving the store as it was (an allocation failure would abort).
+    pub fn try_reserve(&mut self, staged: &[&StagedDocument]) -> crate::Result<()> {
+        let tokens: usize = staged.iter().map(|s| s.token_count()).sum();
+        let passages: usize = staged.iter().map(|s| s.passage_count()).sum();
+        let fail = |e: std::collections::TryReserveError| {
+            crate::Error::OutOfMemory(format!("no room for {tokens} more token vectors ({e})"))
+        };
+        self.tokens.try_reserve(tokens, self.dim).map_err(fail)?;
+        self.passages.try_reserve(passages).map_err(fail)
+    }
+
+    /// Stores a staged document, replacing any earlier version of it.
+    pub fn upsert_staged(&mut self, doc_id: &str, info: DocInfo, staged: StagedDocument) {
         self.remove(doc_id);
         self.generation = next_generation();
         let mut next_token = self.token_count();
-        for p in &passages {
-            debug_assert_eq!(p.vectors.dim, self.dim);
-            self.tokens.push(&p.vectors.data, self.dim);
-            let n = p.vectors.n_tokens();
+        self.tokens.append(&staged.tokens, self.dim);
+        for (range, range_utf16, n) in staged.passages {
             self.passages.push(StoredPassage {
                 doc_id: doc_id.to_owned(),
-                range: p.range.clone(),
-                range_utf16: p.range_utf16.clone(),
+                range,
+                range_utf16,
                 tokens: next_token..next_token + n,
             });
             next_token += n;

@@ -105,6 +105,20 @@ impl Int8Tokens {
         self.scales.push(scale);
     }
 
+    fn try_reserve(
+        &mut self,
+        tokens: usize,
+        values: usize,
+    ) -> Result<(), std::collections::TryReserveError> {
+        self.codes.try_reserve(values)?;
+        self.scales.try_reserve(tokens)
+    }
+
+    fn append(&mut self, other: &Int8Tokens) {
+        self.codes.extend_from_slice(&other.codes);
+        self.scales.extend_from_slice(&other.scales);
+    }
+
     fn keep(&mut self, dim: usize, keep: &[Range<usize>]) {
         self.codes = gather(&self.codes, dim, keep);
         self.scales = gather(&self.scales, 1, keep);
@@ -157,6 +171,63 @@ impl PackedTokens {
                     bits.extend(sign_words(row));
                     rerank.push_row(row);
                 }
+            }
+        }
+    }
+
+    /// Appends every token of `other` (same precision; a different one is re-packed from its
+    /// decoded rows).
+    pub fn append(&mut self, other: &PackedTokens, dim: usize) {
+        match (self, other) {
+            (PackedTokens::F32(a), PackedTokens::F32(b)) => a.extend_from_slice(b),
+            (PackedTokens::F16(a), PackedTokens::F16(b)) => a.extend_from_slice(b),
+            (PackedTokens::Int8(a), PackedTokens::Int8(b)) => a.append(b),
+            (
+                PackedTokens::Binary {
+                    bits: a,
+                    rerank: ra,
+                },
+                PackedTokens::Binary {
+                    bits: b,
+                    rerank: rb,
+                },
+            ) => {
+                a.extend_from_slice(b);
+                ra.append(rb);
+            }
+            (this, other) => {
+                for t in 0..other.token_count(dim) {
+                    this.push(&other.decode(dim, t), dim);
+                }
+            }
+        }
+    }
+
+    /// Makes room for `tokens` more tokens, or fails without changing anything.
+    pub fn try_reserve(
+        &mut self,
+        tokens: usize,
+        dim: usize,
+    ) -> Result<(), std::collections::TryReserveError> {
+        let values = tokens.saturating_mul(dim);
+        match self {
+            PackedTokens::F32(data) => data.try_reserve(values),
+            PackedTokens::F16(data) => data.try_reserve(values),
+            PackedTokens::Int8(t) => t.try_reserve(tokens, values),
+            PackedTokens::Binary { bits, rerank } => {
+                bits.try_reserve(tokens.saturating_mul(words_per_token(dim)))?;
+                rerank.try_reserve(tokens, values)
+            }
+        }
+    }
+
+    /// Number of tokens held.
+    pub fn token_count(&self, dim: usize) -> usize {
+        match self {
+            PackedTokens::F32(data) => data.len() / dim.max(1),
+            PackedTokens::F16(data) => data.len() / dim.max(1),
+            PackedTokens::Int8(tokens) | PackedTokens::Binary { rerank: tokens, .. } => {
+                tokens.scales.len()
             }
         }
     }

@@ -61,3 +61,29 @@ pub fn open_gpu(binding_limit: Option<u64>) -> Option<colbert_wasm::score::GpuMa
         }
     }
 }
+
+/// A retriever over the tiny BERT export fixture (fast: 16-dim vectors, two layers) with the default
+/// bundle's tokenizer; 64-token documents, so short texts already make several passages.
+pub fn tiny_retriever() -> Retriever {
+    use colbert_wasm::model::{sha256_hex, Bundle};
+    let model_path = std::env::var("COLBERT_EXPORTS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/exports")
+        })
+        .join("bert-sdpa-torchscript/model.onnx");
+    let model = std::fs::read(model_path).unwrap();
+    let tokenizer = std::fs::read(bundle_dir().join("tokenizer.json")).unwrap();
+    let manifest = serde_json::json!({
+        "format": "colbert-wasm-bundle", "format_version": 1, "name": "tiny",
+        "files": {
+            "model": { "path": "model.onnx", "sha256": sha256_hex(&model) },
+            "tokenizer": { "path": "tokenizer.json", "sha256": sha256_hex(&tokenizer) },
+        },
+        "dim": 16, "query_length": 32, "document_length": 64,
+        "query_marker": { "token": "[unused0]" }, "document_marker": { "token": "[unused1]" },
+        "query_mask_expansion": true, "skiplist": [".", ","],
+    });
+    let bundle = Bundle::from_parts(manifest.to_string().as_bytes(), model, tokenizer).unwrap();
+    Retriever::from_bundle(bundle).unwrap()
+}

@@ -1,6 +1,7 @@
 // The in-thread engine: initialises the wasm beside this module and wraps the wasm `Retriever` with
 // plain-data methods, so the same calls can run here or, through worker.js, in a Web Worker.
 import init, { Retriever as WasmRetriever } from "../pkg/colbert_wasm.js";
+import { abortError, engineError, isTrap, yieldToEvents } from "./recovery.js";
 import { readSnapshot, withLock, writeSnapshot } from "./persist.js";
 
 // Two builds of the same code (scripts/build.sh): relaxed-simd lets tract's int8 matmul and activation
@@ -35,25 +36,42 @@ export const preferredBuild = relaxedSimdWorks() ? "relaxed-simd" : "simd128";
 /** The build loaded: "relaxed-simd" or "simd128" (null before `initWasm` resolves). */
 let wasmBuild = null;
 
+/** The compiled module of the build loaded: fresh instances are made from it after a trap. */
+let compiled = null;
 let ready;
 export function initWasm() {
   ready ??= (async () => {
-    const load = async (url) => {
-      if (!isNode) return init({ module_or_path: url });
+    const compile = async (url) => {
+      if (!isNode) return WebAssembly.compileStreaming(fetch(url));
       const fs = await import(/* @vite-ignore */ "node:fs/promises");
-      return init({ module_or_path: await fs.readFile(url) });
+      return WebAssembly.compile(await fs.readFile(url));
     };
     try {
-      await load(WASM_URLS[preferredBuild]);
+      compiled = await compile(WASM_URLS[preferredBuild]);
       wasmBuild = preferredBuild;
     } catch (err) {
       // A package built with WASM_RELAXED=0 has only the simd128 file.
       if (preferredBuild === "simd128") throw err;
-      await load(WASM_URLS.simd128);
+      compiled = await compile(WASM_URLS.simd128);
       wasmBuild = "simd128";
     }
+    await init({ module_or_path: compiled });
   })();
   return ready;
+}
+
+/**
+ * A new instance of the wasm with its own memory, behind its own copy of the JS glue (the glue keeps
+ * one instance per module, so a second module is imported under another URL). Used to replace an
+ * instance a trap left in an unknown state.
+ */
+const GLUE_URL = new URL("../pkg/colbert_wasm.js", import.meta.url);
+let instances = 0;
+async function freshWasmRetriever() {
+  await initWasm();
+  const glue = await import(/* @vite-ignore */ `${GLUE_URL.href}?instance=${++instances}`);
+  await glue.default({ module_or_path: compiled });
+  return glue.Retriever;
 }
 
 /** The bytes at `url`; `onBytes(n)` is told of each piece as it arrives (download progress). */
@@ -170,8 +188,15 @@ export async function fetchBundle(baseUrl, onProgress) {
   return { manifest, model, tokenizer, modelData };
 }
 
+/** Engine methods whose last argument is a progress callback (the worker relays it as messages). */
+export const PROGRESS_METHODS = new Set(["open", "add"]);
+
 export class LocalEngine {
   #inner;
+  /** How this engine was opened: enough to open it again in a fresh wasm instance after a trap. */
+  #opened;
+  #abortRequested = false;
+  #writes = Promise.resolve();
 
   #gpu = { adapter: null, error: null };
   /** With `persist`: the index name, the stored version this engine matches, and its bytes. */
@@ -183,18 +208,61 @@ export class LocalEngine {
    */
   static async open(source, options = {}, onProgress = undefined) {
     await initWasm();
+    const engine = new LocalEngine();
+    engine.#opened = { source, options };
+    engine.#inner = await engine.#retriever(WasmRetriever, onProgress);
+    if (options.gpu ?? !isNode) await engine.#openGpu(options.gpu === "allow-fallback");
+    if (options.persist) await engine.#attachStorage(String(options.persist));
+    return engine;
+  }
+
+  /** A wasm Retriever for the bundle this engine was opened with (fetched again through the cache). */
+  async #retriever(WasmClass, onProgress) {
+    const { source, options } = this.#opened;
     const { manifest, model, tokenizer, modelData = {} } = source.url
       ? await fetchBundle(source.url, onProgress)
       : source.bytes;
     const asBytes = (x) => (typeof x === "string" ? new TextEncoder().encode(x) : x);
-    const engine = new LocalEngine();
     const dataRoles = Object.keys(modelData);
-    engine.#inner = WasmRetriever.fromBundle(asBytes(manifest), model, tokenizer, options.precision,
+    const inner = WasmClass.fromBundle(asBytes(manifest), model, tokenizer, options.precision,
       dataRoles, dataRoles.map((role) => modelData[role]));
-    if (options.backend) engine.#inner.setBackend(options.backend);
-    if (options.gpu ?? !isNode) await engine.#openGpu(options.gpu === "allow-fallback");
-    if (options.persist) await engine.#attachStorage(String(options.persist));
-    return engine;
+    if (options.backend) inner.setBackend(options.backend);
+    return inner;
+  }
+
+  /**
+   * Runs `call` on the wasm retriever. A wasm trap (a bug, or memory exhausted inside the model)
+   * leaves that instance in an unknown state, so it is replaced: a fresh instance gets the bundle
+   * (from the offline cache) and the last committed index (read from the old instance, or the stored
+   * copy with `persist`), and the call rejects with an `EngineError`; the next call works.
+   */
+  async #guarded(call) {
+    try {
+      return await call(this.#inner);
+    } catch (err) {
+      if (!isTrap(err)) throw err;
+      const recovered = await this.#recover();
+      throw engineError(err, recovered);
+    }
+  }
+
+  async #recover() {
+    let bytes = this.#saved?.bytes ?? null;
+    if (!this.#saved) {
+      try {
+        bytes = this.#inner.exportIndexForRecovery();
+      } catch {
+        bytes = null; // the old instance cannot even be read: only a stored copy could help
+      }
+    }
+    const fresh = await this.#retriever(await freshWasmRetriever());
+    if (bytes?.length) fresh.importIndex(bytes);
+    this.#inner = fresh; // the trapped instance is dropped, not freed: its state is not trusted
+    if (this.#gpu.adapter) {
+      this.#gpu.adapter = null;
+      await this.#openGpu(this.#opened.options.gpu === "allow-fallback");
+    }
+    return { indexRestored: bytes !== null };
   }
 
   async #attachStorage(name) {
@@ -229,11 +297,19 @@ export class LocalEngine {
    * index's lock. If the write fails (quota), the index goes back to what is stored and the error is
    * thrown: memory and storage never disagree.
    */
-  async #commit(change) {
+  #commit(change) {
+    // One change at a time: an add yields between passages, and another add or remove must not
+    // slip in between its encoding and its commit.
+    const run = this.#writes.then(() => this.#commitNow(change));
+    this.#writes = run.catch(() => {});
+    return run;
+  }
+
+  async #commitNow(change) {
     if (!this.#saved) return change();
     return withLock(this.#saved.name, async () => {
       await this.#catchUp();
-      const result = change();
+      const result = await change();
       const bytes = this.#inner.exportIndex();
       try {
         await writeSnapshot(this.#saved.name, this.#saved.version + 1, bytes);
@@ -260,44 +336,79 @@ export class LocalEngine {
     }
   }
 
-  add(ids, texts, metadata) {
-    return this.#commit(() => this.#inner.addDocuments(ids, texts, metadata));
+  /**
+   * Adds a batch: tokenised and checked, then encoded one passage at a time (`onProgress(done, total)`
+   * in passages, and a chance for other messages, such as `abortAdd`, between passages), then
+   * committed whole. An abort stops at the next passage and commits nothing of the batch.
+   */
+  add(ids, texts, metadata, onProgress) {
+    return this.#commit(() => this.#guarded(async (inner) => {
+      this.#abortRequested = false;
+      const job = inner.beginAdd(ids, texts, metadata);
+      try {
+        onProgress?.(0, job.passagesTotal);
+        let lastYield = performance.now();
+        while (job.passagesDone < job.passagesTotal) {
+          inner.encodeStep(job, 1);
+          onProgress?.(job.passagesDone, job.passagesTotal);
+          if (performance.now() - lastYield > 20) {
+            await yieldToEvents();
+            lastYield = performance.now();
+          }
+          if (this.#abortRequested) throw abortError();
+        }
+      } catch (err) {
+        job.free();
+        throw err;
+      }
+      return inner.commitAdd(job);
+    }));
+  }
+
+  /** Stops the add in progress at its next passage (it rejects with an AbortError). */
+  abortAdd() {
+    this.#abortRequested = true;
   }
 
   remove(id) {
-    return this.#commit(() => this.#inner.remove(id));
+    return this.#commit(() => this.#guarded((inner) => inner.remove(id)));
   }
 
   explain(query, text, passageStart) {
-    return this.#inner.explain(query, text, passageStart);
+    return this.#guarded((inner) => inner.explain(query, text, passageStart));
   }
 
   exportIndex() {
-    return this.#inner.exportIndex();
+    return this.#guarded((inner) => inner.exportIndex());
   }
 
   importIndex(bytes) {
-    return this.#commit(() => this.#inner.importIndex(bytes));
+    return this.#commit(() => this.#guarded((inner) => inner.importIndex(bytes)));
   }
 
   destroyGpuForTesting() {
     this.#inner.destroyGpuForTesting();
   }
 
+  /** A deliberate wasm trap (see the wasm `trapForTesting`), to test the recovery above. */
+  trapForTesting(when) {
+    return this.#guarded((inner) => inner.trapForTesting(when));
+  }
+
   setBackend(name) {
-    this.#inner.setBackend(name);
+    return this.#guarded((inner) => inner.setBackend(name));
   }
 
   search(query, k, filter) {
-    return this.#inner.search(query, k, filter);
+    return this.#guarded((inner) => inner.search(query, k, filter));
   }
 
   encodeIds(ids) {
-    return this.#inner.encodeIds(ids);
+    return this.#guarded((inner) => inner.encodeIds(ids));
   }
 
   tokenize(text) {
-    return this.#inner.tokenIds(text);
+    return this.#guarded((inner) => inner.tokenIds(text));
   }
 
   /**
@@ -305,7 +416,7 @@ export class LocalEngine {
    * functions up, tract sizes its buffers): a 32-token query took 230, 80, then 50 ms in Node 20.
    */
   warmUp() {
-    this.#inner.encodeIds(this.#inner.tokenIds("warm up the encoder before the first query"));
+    return this.#guarded((inner) => inner.encodeIds(inner.tokenIds("warm up the encoder before the first query")));
   }
 
   stats() {

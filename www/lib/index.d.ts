@@ -10,11 +10,18 @@ export interface BundleBytes {
   modelData?: Record<string, Uint8Array>;
 }
 
+/**
+ * A document to add: a plain object (not a class instance). Checked before any work; a violation
+ * rejects `add` with an `InvalidInputError` naming the field (e.g. "docs[3].text must be a string").
+ */
 export interface Document {
-  /** Your id for the document; adding the same id again replaces it. */
+  /** Your id: a non-empty string of at most 1,024 characters, unique within one `add` call (ids are
+   *  never coerced: 7 is refused, "7" is fine). Adding the same id again replaces the document. */
   id: string;
+  /** The text: a string (empty is fine) of at most `maxDocumentLength` characters (default 4,000,000). */
   text: string;
-  /** Any JSON (title, tags, folder, timestamps…): returned with hits, usable in `search` filters. */
+  /** Any JSON-serialisable value (title, tags, folder, timestamps…): returned with hits, usable in
+   *  `search` filters. Cycles, BigInt and functions are refused. */
   metadata?: unknown;
 }
 
@@ -52,6 +59,10 @@ export interface LoadOptions {
    * once per percent; after the last call the model is still being prepared (about a second).
    */
   onProgress?: (loaded: number, total: number) => void;
+  /** Largest document `text` accepted by `add`, in UTF-16 code units (a positive integer). Default
+   *  4,000,000. Long documents are encoded passage by passage, so memory stays bounded by one batch's
+   *  packed vectors; this limit only guards against pasting a whole book by mistake. */
+  maxDocumentLength?: number;
 }
 
 export interface SearchOptions {
@@ -60,9 +71,15 @@ export interface SearchOptions {
 }
 
 export interface AddOptions {
-  /** Called after each committed chunk with the number of documents done so far. */
-  onProgress?: (done: number, total: number) => void;
-  /** Stops before the next chunk; `add` then rejects with the signal's reason. */
+  /**
+   * Called after each committed chunk (of 8 documents) with the number of documents done so far, and
+   * while a chunk is encoded, once per passage, with `passage`: that chunk's passages encoded so far
+   * and in all (`done` is then the documents committed before the chunk). A 1 MB note is ~1,000
+   * passages, each reported.
+   */
+  onProgress?: (done: number, total: number, passage?: { done: number; total: number }) => void;
+  /** Stops at the next passage: the chunk being encoded is not added (chunks committed before it
+   *  stay), and `add` rejects with the signal's reason. */
   signal?: AbortSignal;
 }
 
@@ -91,7 +108,10 @@ export interface TokenMatch {
 
 /**
  * Errors thrown carry a `name` saying their kind: "ManifestError", "ChecksumError",
- * "TokenizerError", "ModelError", "IndexError", "QuotaError", "GpuError" or "InvalidInputError".
+ * "TokenizerError", "ModelError", "IndexError", "QuotaError", "GpuError", "InvalidInputError"
+ * (an argument broke a rule; the message names it), "OutOfMemoryError" (the index could not grow;
+ * nothing changed), "EngineError" (the wasm engine trapped: it was restarted with the last committed
+ * index and the next call works) or "AbortError". After any of them nothing committed is lost.
  */
 export class Retriever {
   private constructor();
@@ -104,13 +124,14 @@ export class Retriever {
    * the chunks before stay and nothing of the failing chunk is added.
    */
   add(docs: Document[], options?: AddOptions): Promise<{ encoded: number; unchanged: number }>;
-  /** The `k` (default 10) best documents, best first. A blank query returns []. A GPU failure
-   *  (e.g. a lost device) falls back to the CPU for this and later searches. */
+  /** The `k` (default 10) best documents, best first. `query` must be a string (blank returns []),
+   *  `k` an integer from 1 to 10,000, `filter` a plain JSON object. A GPU failure (e.g. a lost
+   *  device) falls back to the CPU for this and later searches. */
   search(query: string, k?: number, options?: SearchOptions): Promise<Hit[] & { backend: Backend }>;
   /** The whole index as one versioned, checksummed file, for backup or moving between browsers. */
   exportIndex(): Promise<Uint8Array>;
   /** Replaces the index with an exported file; a bad file rejects with `IndexError`, changing nothing. */
-  importIndex(bytes: Uint8Array): Promise<void>;
+  importIndex(bytes: Uint8Array | ArrayBuffer): Promise<void>;
   /** Deletes an index stored with `persist`. */
   static deleteIndex(name: string): Promise<void>;
   /**
@@ -119,10 +140,12 @@ export class Retriever {
    * document so the explanation uses its best passage. Costs one encoding of that passage.
    */
   explain(query: string, text: string, hit?: Hit): Promise<TokenMatch[]>;
-  /** Removes a document; resolves to whether it was stored. */
+  /** Removes a document (`id`: a non-empty string); resolves to whether it was stored. */
   remove(id: string): Promise<boolean>;
   setBackend(backend: "auto" | Backend): Promise<void>;
-  /** The encoder's rows (`dim` per token) for exactly these token ids: for parity checks. */
+  /** The encoder's rows (`dim` per token) for exactly these token ids: for parity checks. Ids are
+   *  integers inside the model's embedding table, 1 to the manifest's longest length of them
+   *  (else `InvalidInputError`). */
   encodeIds(ids: ArrayLike<number>): Promise<Float32Array>;
   /** The tokenizer's ids for `text` (no special tokens): e.g. to count tokens. */
   tokenize(text: string): Promise<Uint32Array>;

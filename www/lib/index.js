@@ -1,6 +1,6 @@
 // colbert-wasm: the package entry. In browsers the model runs in a Web Worker (worker.js), so no call
 // blocks the page; in Node it runs in-thread. All retrieval logic lives in Rust (www/pkg).
-import { LocalEngine, isNode } from "./engine.js";
+import { LocalEngine, PROGRESS_METHODS, isNode } from "./engine.js";
 import { deleteSnapshot } from "./persist.js";
 import {
   checkBytes, checkDocuments, checkFilter, checkId, checkK, checkMaxDocumentLength, checkOffset, checkString, checkTokenIds,
@@ -57,8 +57,9 @@ class InThreadEngine {
 
   async call(method, args = [], onProgress = undefined) {
     let result;
-    if (method === "open") this.#engine = await LocalEngine.open(...args, onProgress);
-    else result = await this.#engine[method](...args);
+    const callArgs = PROGRESS_METHODS.has(method) ? [...args, onProgress] : args;
+    if (method === "open") this.#engine = await LocalEngine.open(...callArgs);
+    else result = await this.#engine[method](...callArgs);
     this.stats = this.#engine.stats();
     return result;
   }
@@ -142,13 +143,24 @@ export class Retriever {
   async add(docs, { onProgress, signal } = {}) {
     const { ids, texts, metadata } = checkDocuments(docs, this.#maxDocumentLength);
     const report = { encoded: 0, unchanged: 0 };
-    for (let start = 0; start < docs.length; start += ADD_CHUNK) {
-      signal?.throwIfAborted();
-      const end = start + ADD_CHUNK;
-      const done = await this.#engine.call("add", [ids.slice(start, end), texts.slice(start, end), metadata.slice(start, end)]);
-      report.encoded += done.encoded;
-      report.unchanged += done.unchanged;
-      onProgress?.(Math.min(end, docs.length), docs.length);
+    // The engine stops the chunk it is encoding at its next passage.
+    const abort = () => this.#engine.call("abortAdd").catch(() => {});
+    signal?.addEventListener("abort", abort);
+    try {
+      for (let start = 0; start < docs.length; start += ADD_CHUNK) {
+        signal?.throwIfAborted();
+        const end = Math.min(start + ADD_CHUNK, docs.length);
+        const passages = (done, total) => onProgress?.(start, docs.length, { done, total });
+        const args = [ids.slice(start, end), texts.slice(start, end), metadata.slice(start, end)];
+        const done = await this.#engine.call("add", args, passages).catch((err) => {
+          throw err?.name === "AbortError" && signal?.aborted ? signal.reason : err;
+        });
+        report.encoded += done.encoded;
+        report.unchanged += done.unchanged;
+        onProgress?.(end, docs.length);
+      }
+    } finally {
+      signal?.removeEventListener("abort", abort);
     }
     return report;
   }
@@ -182,6 +194,14 @@ export class Retriever {
   /** Chooses the MaxSim backend: "auto" (default), "webgpu", "simd" or "scalar". */
   async setBackend(name) {
     await this.#engine.call("setBackend", [checkString(name, "name")]);
+  }
+
+  /**
+   * A deliberate wasm trap, reachable only through this symbol: the engine's recovery tests use it
+   * ("now": trap in this call; "commit": trap inside the next add's commit).
+   */
+  async [Symbol.for("colbert-wasm.trapForTesting")](when) {
+    await this.#engine.call("trapForTesting", [checkString(when, "when")]);
   }
 
   /** Destroys the WebGPU device as a driver reset would (tests of the CPU fallback). */

@@ -21,7 +21,8 @@ const describe = (value) => {
   if (Array.isArray(value)) return "an array";
   if (typeof value === "string") return `a string`;
   if (typeof value === "number") return `the number ${value}`;
-  return `a ${typeof value}`;
+  if (value === undefined) return "undefined";
+  return typeof value === "object" ? `an object (${value.constructor?.name ?? "no prototype"})` : `a ${typeof value}`;
 };
 
 function isPlainObject(value) {

@@ -1,11 +1,13 @@
 //! What does a caller do? Load a bundle, add documents by id, search with a query. Everything the wasm
 //! layer exposes is here, in plain Rust, so it is tested natively.
 
-use std::collections::HashSet;
 use std::ops::Range;
 
+mod add;
+pub use add::AddJob;
+
 use crate::error::{Error, Result};
-use crate::index::{utf16_len, DocInfo, NewPassage, Precision, TokenStore};
+use crate::index::{utf16_len, Precision, TokenStore};
 use crate::model::{Bundle, ColbertTokenizer, Encoder, TextKind, TokenVectors};
 use crate::score::{
     finish_first_pass, top_k, GpuError, GpuMaxSim, LanesMaxSim, MaxSim, PendingScores, QueryTokens,
@@ -274,55 +276,8 @@ impl Retriever {
     /// Adds or updates documents with metadata. A document whose text is unchanged (same sha256) is
     /// not encoded again; only its metadata is replaced. All-or-nothing, like `add_documents`.
     pub fn add_documents_with(&mut self, docs: &[NewDocument]) -> Result<AddReport> {
-        let mut seen = HashSet::new();
-        for doc in docs {
-            if doc.id.is_empty() {
-                return Err(Error::InvalidInput("document id is empty".into()));
-            }
-            if !seen.insert(doc.id) {
-                return Err(Error::InvalidInput(format!(
-                    "document id '{}' appears twice in one batch",
-                    doc.id
-                )));
-            }
-            if let Some(meta) = &doc.metadata {
-                serde_json::from_str::<serde_json::Value>(meta).map_err(|e| {
-                    Error::InvalidInput(format!("metadata of '{}' is not JSON: {e}", doc.id))
-                })?;
-            }
-        }
-        let mut report = AddReport::default();
-        let mut encoded = Vec::with_capacity(docs.len());
-        for doc in docs {
-            let content_hash = crate::model::sha256_hex(doc.text.as_bytes());
-            let unchanged = self
-                .store
-                .doc_info(doc.id)
-                .is_some_and(|info| info.content_hash == content_hash);
-            let passages = if unchanged {
-                None
-            } else {
-                Some(self.encode_passages(doc.text)?)
-            };
-            let info = DocInfo {
-                content_hash,
-                metadata: doc.metadata.clone(),
-            };
-            encoded.push((doc.id, info, passages));
-        }
-        for (id, info, passages) in encoded {
-            match passages {
-                Some(passages) => {
-                    self.store.upsert_with(id, info, passages);
-                    report.encoded += 1;
-                }
-                None => {
-                    self.store.set_metadata(id, info.metadata);
-                    report.unchanged += 1;
-                }
-            }
-        }
-        Ok(report)
+        let job = self.begin_add(docs)?;
+        self.commit_add(job)
     }
 
     /// Which document token each query token matched in `text` (the passage of it starting at byte
@@ -388,22 +343,6 @@ impl Retriever {
     pub fn import_index(&mut self, bytes: &[u8]) -> Result<()> {
         self.store = TokenStore::from_bytes(bytes, &self.model_sha256)?;
         Ok(())
-    }
-
-    fn encode_passages(&self, text: &str) -> Result<Vec<NewPassage>> {
-        self.tokenizer
-            .document_passages(text)?
-            .into_iter()
-            .map(|(encoding, range)| {
-                let range_utf16 = utf16_len(&text[..range.start])..utf16_len(&text[..range.end]);
-                let vectors = self.encoder.encode(&encoding)?;
-                Ok(NewPassage {
-                    range,
-                    range_utf16,
-                    vectors,
-                })
-            })
-            .collect()
     }
 
     /// The `k` best documents for `query`, best first, each with its best passage. A blank query

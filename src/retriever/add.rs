@@ -1,0 +1,164 @@
+//! How do documents get into the index? In three steps, so a caller can report progress per passage
+//! and stop between passages: [`Retriever::begin_add`] checks and tokenises a batch, [`Retriever::encode_step`]
+//! encodes a few passages (packed at once into the store's precision, so a long document never
+//! holds all its f32 vectors), and [`Retriever::commit_add`] stores the whole batch or nothing.
+//! Encoding borrows the retriever immutably: only the commit changes it.
+
+use std::collections::HashSet;
+use std::ops::Range;
+
+use super::{AddReport, NewDocument, Retriever};
+use crate::error::{Error, Result};
+use crate::index::{utf16_len, DocInfo, NewPassage, StagedDocument};
+use crate::model::Encoding;
+
+/// One document of an add in progress.
+struct PendingDocument {
+    id: String,
+    info: DocInfo,
+    text: String,
+    /// Tokenised passages still to encode (front first); `None` for an unchanged text.
+    todo: Option<std::collections::VecDeque<(Encoding, Range<usize>)>>,
+    staged: StagedDocument,
+}
+
+/// An add between `begin_add` and `commit_add`.
+pub struct AddJob {
+    docs: Vec<PendingDocument>,
+    /// The store generation the job was checked against: a commit after another change is refused.
+    generation: u64,
+    passages_total: usize,
+    passages_done: usize,
+}
+
+impl AddJob {
+    /// Passages to encode in the whole batch.
+    pub fn passages_total(&self) -> usize {
+        self.passages_total
+    }
+
+    pub fn passages_done(&self) -> usize {
+        self.passages_done
+    }
+
+    pub fn is_encoded(&self) -> bool {
+        self.passages_done == self.passages_total
+    }
+}
+
+impl Retriever {
+    /// Checks a batch (ids non-empty and unique, metadata JSON) and tokenises the documents whose
+    /// text changed. Nothing is encoded or stored yet.
+    pub fn begin_add(&self, docs: &[NewDocument]) -> Result<AddJob> {
+        check_batch(docs)?;
+        let precision = self.store.precision();
+        let dim = self.store.dim();
+        let mut pending = Vec::with_capacity(docs.len());
+        let mut passages_total = 0;
+        for doc in docs {
+            let content_hash = crate::model::sha256_hex(doc.text.as_bytes());
+            let unchanged = self
+                .store
+                .doc_info(doc.id)
+                .is_some_and(|info| info.content_hash == content_hash);
+            let todo = if unchanged {
+                None
+            } else {
+                Some(self.tokenizer.document_passages(doc.text)?.into())
+            };
+            passages_total += todo
+                .as_ref()
+                .map_or(0, |t: &std::collections::VecDeque<_>| t.len());
+            pending.push(PendingDocument {
+                id: doc.id.to_owned(),
+                info: DocInfo {
+                    content_hash,
+                    metadata: doc.metadata.clone(),
+                },
+                text: doc.text.to_owned(),
+                todo,
+                staged: StagedDocument::new(precision, dim),
+            });
+        }
+        Ok(AddJob {
+            docs: pending,
+            generation: self.store.generation(),
+            passages_total,
+            passages_done: 0,
+        })
+    }
+
+    /// Encodes up to `max_passages` more passages of the job; returns how many it encoded.
+    pub fn encode_step(&self, job: &mut AddJob, max_passages: usize) -> Result<usize> {
+        let mut encoded = 0;
+        for doc in &mut job.docs {
+            let Some(todo) = doc.todo.as_mut() else {
+                continue;
+            };
+            while encoded < max_passages {
+                let Some((encoding, range)) = todo.pop_front() else {
+                    break;
+                };
+                let range_utf16 =
+                    utf16_len(&doc.text[..range.start])..utf16_len(&doc.text[..range.end]);
+                let vectors = self.encoder.encode(&encoding)?;
+                doc.staged.push(NewPassage {
+                    range,
+                    range_utf16,
+                    vectors,
+                });
+                encoded += 1;
+            }
+        }
+        job.passages_done += encoded;
+        Ok(encoded)
+    }
+
+    /// Stores every document of a fully encoded job (a changed text replaces the old passages, an
+    /// unchanged one only gets its metadata). All or nothing.
+    pub fn commit_add(&mut self, mut job: AddJob) -> Result<AddReport> {
+        self.encode_step(&mut job, usize::MAX)?;
+        if job.generation != self.store.generation() {
+            return Err(Error::InvalidInput(
+                "the index changed while these documents were being encoded: add them again".into(),
+            ));
+        }
+        let staged: Vec<&StagedDocument> = job.docs.iter().map(|d| &d.staged).collect();
+        self.store.try_reserve(&staged)?;
+        let mut report = AddReport::default();
+        for doc in job.docs {
+            match doc.todo {
+                Some(_) => {
+                    self.store.upsert_staged(&doc.id, doc.info, doc.staged);
+                    report.encoded += 1;
+                }
+                None => {
+                    self.store.set_metadata(&doc.id, doc.info.metadata);
+                    report.unchanged += 1;
+                }
+            }
+        }
+        Ok(report)
+    }
+}
+
+fn check_batch(docs: &[NewDocument]) -> Result<()> {
+    let mut seen = HashSet::new();
+    for doc in docs {
+        if doc.id.is_empty() {
+            return Err(Error::InvalidInput("document id is empty".into()));
+        }
+        if !seen.insert(doc.id) {
+            return Err(Error::InvalidInput(format!(
+                "document id '{}' appears twice in one batch",
+                doc.id
+            )));
+        }
+        if let Some(meta) = &doc.metadata {
+            serde_json::from_str::<serde_json::Value>(meta).map_err(|e| {
+                Error::InvalidInput(format!("metadata of '{}' is not JSON: {e}", doc.id))
+            })?;
+        }
+    }
+    Ok(())
+}
