@@ -21,6 +21,8 @@ const MAX_GROUPS_PER_DIMENSION: u32 = 65_535;
 /// Token values one segment may hold: short loops per invocation (see the shader's header).
 const SEGMENT_VALUES: usize = 16_384;
 const MAX_SEGMENT_TOKENS: usize = 4_096;
+/// Widest token vectors the kernel takes (`MAX_DIM4` vec4s in the shader).
+const MAX_DIM: usize = 256;
 
 /// Why the GPU could not score; the caller falls back to the CPU.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,7 +46,8 @@ impl std::fmt::Display for GpuError {
 pub struct GpuMaxSim {
     device: wgpu::Device,
     queue: wgpu::Queue,
-    segment_max: wgpu::ComputePipeline,
+    /// Indexed by `storage_index(precision)`.
+    segment_max: [wgpu::ComputePipeline; 4],
     passage_sum: wgpu::ComputePipeline,
     /// Set by the device-lost callback or the first uncaptured error: the device is not used again.
     failed: Arc<Mutex<Option<String>>>,
@@ -78,6 +81,16 @@ impl GpuMaxSim {
         allow_fallback_adapter: bool,
         binding_limit: Option<u64>,
     ) -> Result<GpuMaxSim, GpuError> {
+        GpuMaxSim::with_shader(allow_fallback_adapter, binding_limit, SHADER).await
+    }
+
+    /// `new` with another kernel of the same interface: for benchmarks against an earlier kernel.
+    #[doc(hidden)]
+    pub async fn with_shader(
+        allow_fallback_adapter: bool,
+        binding_limit: Option<u64>,
+        shader: &str,
+    ) -> Result<GpuMaxSim, GpuError> {
         let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle());
         let adapter = instance
             .request_adapter(&wgpu::RequestAdapterOptions {
@@ -107,19 +120,28 @@ impl GpuMaxSim {
         watch_for_failure(&device, &failed);
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some("maxsim.wgsl"),
-            source: wgpu::ShaderSource::Wgsl(SHADER.into()),
+            source: wgpu::ShaderSource::Wgsl(shader.into()),
         });
-        let pipeline = |entry_point: &str| {
+        let pipeline = |entry_point: &str, storage: usize| {
+            let constants = [("STORAGE", storage as f64)];
+            // A kernel without the override (an earlier one, in benchmarks) reads `storage` from
+            // its parameters instead.
+            let overridable = usize::from(shader.contains("override STORAGE"));
             device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
                 label: Some(entry_point),
                 layout: None,
                 module: &module,
                 entry_point: Some(entry_point),
-                compilation_options: Default::default(),
+                compilation_options: wgpu::PipelineCompilationOptions {
+                    constants: &constants[..overridable],
+                    ..Default::default()
+                },
                 cache: None,
             })
         };
-        let (segment_max, passage_sum) = (pipeline("segment_max"), pipeline("passage_sum"));
+        // One `segment_max` pipeline per precision: the shader's decoding branch is a constant.
+        let segment_max = std::array::from_fn(|storage| pipeline("segment_max", storage));
+        let passage_sum = pipeline("passage_sum", 0);
         let device_limit = u64::from(limits.max_storage_buffer_binding_size);
         Ok(GpuMaxSim {
             device,
@@ -182,6 +204,12 @@ impl GpuMaxSim {
                 query.n_tokens()
             )));
         }
+        if store.dim() > MAX_DIM {
+            return Err(GpuError::TooLarge(format!(
+                "{}-dimensional vectors (the kernel takes {MAX_DIM})",
+                store.dim()
+            )));
+        }
         let n_passages = store.passages().len();
         let mut resident = self.lock_resident();
         let stale = resident.as_ref().is_none_or(|r| {
@@ -216,7 +244,7 @@ impl GpuMaxSim {
                 .write_buffer(&chunk.params, 0, bytemuck::cast_slice(&params));
             {
                 let mut pass = encoder.begin_compute_pass(&Default::default());
-                pass.set_pipeline(&self.segment_max);
+                pass.set_pipeline(&self.segment_max[storage_index(store.precision())]);
                 pass.set_bind_group(0, &chunk.segment_max, &[]);
                 dispatch_folded(&mut pass, chunk.n_segments as u32);
                 pass.set_pipeline(&self.passage_sum);
@@ -298,7 +326,7 @@ impl GpuMaxSim {
             let passage_segments =
                 self.init_buffer("passage segments", bytemuck::cast_slice(&passage_segments));
             let segment_max = self.bind_group(
-                &self.segment_max,
+                &self.segment_max[storage_index(store.precision())],
                 &[
                     (0, &params),
                     (1, &query[0]),
@@ -511,11 +539,16 @@ fn describe(error: &wgpu::Error) -> String {
     }
 }
 
-fn chunk_params(query: &QueryTokens, store: &TokenStore, chunk: &Chunk) -> [u32; 8] {
-    let storage = Precision::ALL
+/// The shader's `STORAGE` value for a precision: its place in `Precision::ALL`.
+fn storage_index(precision: Precision) -> usize {
+    Precision::ALL
         .iter()
-        .position(|p| *p == store.precision())
-        .unwrap_or(0) as u32;
+        .position(|p| *p == precision)
+        .unwrap_or(0)
+}
+
+fn chunk_params(query: &QueryTokens, store: &TokenStore, chunk: &Chunk) -> [u32; 8] {
+    let storage = storage_index(store.precision()) as u32;
     [
         query.dim as u32,
         query.n_tokens() as u32,
