@@ -6,32 +6,17 @@ use std::time::Instant;
 
 use colbert_wasm::index::{whole_text_passage, Precision, TokenStore};
 use colbert_wasm::model::TokenVectors;
-use colbert_wasm::score::{cpu_backends, QueryTokens};
-
-fn random_vectors(n: usize, dim: usize, seed: &mut u64) -> TokenVectors {
-    let data = (0..n * dim)
-        .map(|_| {
-            *seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (*seed >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-        })
-        .collect();
-    TokenVectors {
-        dim,
-        data,
-        offsets: vec![None; n],
-    }
-}
+use colbert_wasm::score::bench::synthetic_vectors;
+use colbert_wasm::score::{registry, QueryTokens};
 
 fn main() {
     let (dim, doc_tokens, query_tokens) = (128, 128, 32);
     let mut seed = 7;
     for docs in [1_000, 10_000] {
         let all: Vec<TokenVectors> = (0..docs)
-            .map(|_| random_vectors(doc_tokens, dim, &mut seed))
+            .map(|_| synthetic_vectors(doc_tokens, dim, &mut seed))
             .collect();
-        let query = QueryTokens::new(&random_vectors(query_tokens, dim, &mut seed));
+        let query = QueryTokens::new(&synthetic_vectors(query_tokens, dim, &mut seed));
         let flops = 2.0 * (docs * doc_tokens * query_tokens * dim) as f64;
         let mut reference = None;
         for precision in Precision::ALL {
@@ -39,7 +24,7 @@ fn main() {
             for (i, d) in all.iter().enumerate() {
                 store.upsert(&format!("d{i}"), vec![whole_text_passage("", d.clone())]);
             }
-            for backend in cpu_backends() {
+            for backend in registry(None) {
                 backend.score_all(&query, &store); // warm-up
                 let runs = 3;
                 let started = Instant::now();

@@ -52,3 +52,9 @@ impl Error {
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
+
+impl From<crate::score::GpuError> for Error {
+    fn from(e: crate::score::GpuError) -> Error {
+        Error::Gpu(e.to_string())
+    }
+}

@@ -6,6 +6,7 @@
 pub mod error;
 pub mod index;
 pub mod model;
+pub mod offsets;
 pub mod retriever;
 pub mod score;
 

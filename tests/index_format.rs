@@ -4,7 +4,7 @@
 use colbert_wasm::index::{DocInfo, Precision, TokenStore, FORMAT_VERSION};
 use colbert_wasm::model::sha256_digest;
 use colbert_wasm::score::bench::synthetic_vectors;
-use colbert_wasm::score::{cpu_backends, QueryTokens};
+use colbert_wasm::score::{registry, QueryTokens};
 use colbert_wasm::Error;
 use proptest::prelude::*;
 
@@ -14,10 +14,7 @@ fn sample_store(precision: Precision) -> TokenStore {
     let mut seed = 3;
     let mut store = TokenStore::new(precision, 12);
     for (i, n) in [5usize, 0, 1, 17].into_iter().enumerate() {
-        let info = DocInfo {
-            content_hash: format!("h{i}"),
-            metadata: Some(format!("{{\"n\":{i}}}")),
-        };
+        let info = DocInfo::new(format!("h{i}"), Some(format!("{{\"n\":{i}}}")));
         let passage = |n: usize, seed: &mut u64| colbert_wasm::index::NewPassage {
             range: 0..n,
             range_utf16: 0..n,
@@ -46,7 +43,7 @@ fn every_precision_round_trips_exactly() {
         assert_eq!(back.passages(), store.passages());
         assert_eq!(back.tokens(), store.tokens());
         assert_eq!(back.doc_info("doc-3"), store.doc_info("doc-3"));
-        let scorer = &cpu_backends()[1];
+        let scorer = registry(None)[1];
         assert_eq!(
             scorer.score_all(&query, &back),
             scorer.score_all(&query, &store)

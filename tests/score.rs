@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 
 use colbert_wasm::index::{whole_text_passage, PackedTokens, Precision, TokenStore};
 use colbert_wasm::model::TokenVectors;
-use colbert_wasm::score::{cpu_backends, top_k, GpuMaxSim, MaxSim, QueryTokens};
+use colbert_wasm::score::{registry, top_k, GpuMaxSim, MaxSim, QueryTokens, ScalarMaxSim};
 use proptest::prelude::*;
 
 fn vectors(dim: usize, data: Vec<f32>) -> TokenVectors {
@@ -27,22 +27,6 @@ fn store_of(precision: Precision, dim: usize, docs: &[TokenVectors]) -> TokenSto
     store
 }
 
-/// The GPU kernel behind the CPU backends' trait; a GPU failure fails the test.
-struct Gpu(&'static GpuMaxSim);
-
-impl MaxSim for Gpu {
-    fn name(&self) -> &'static str {
-        "webgpu"
-    }
-    fn score_all(&self, query: &QueryTokens, store: &TokenStore) -> Vec<f32> {
-        let scores = self
-            .0
-            .dispatch(query, store)
-            .and_then(|pending| pending.wait());
-        scores.unwrap_or_else(|e| panic!("GPU scoring failed: {e}"))
-    }
-}
-
 /// One device for the whole suite (opening one per proptest case would dominate its time).
 fn shared_gpu() -> Option<&'static GpuMaxSim> {
     static GPU: OnceLock<Option<GpuMaxSim>> = OnceLock::new();
@@ -50,12 +34,8 @@ fn shared_gpu() -> Option<&'static GpuMaxSim> {
 }
 
 /// Every backend this machine can run: the CPU ones always, the GPU where an adapter exists.
-fn all_backends() -> Vec<Box<dyn MaxSim>> {
-    let mut backends = cpu_backends();
-    if let Some(gpu) = shared_gpu() {
-        backends.push(Box::new(Gpu(gpu)));
-    }
-    backends
+fn all_backends() -> Vec<&'static dyn MaxSim> {
+    registry(shared_gpu())
 }
 
 /// Reference similarity of query token `qi` and stored token `t`, in f64: int8 as the exact integer
@@ -299,8 +279,8 @@ fn gpu_splits_an_index_across_bindings_and_dispatch_dimensions() {
     let docs: Vec<TokenVectors> = (0..60).map(|i| doc(i % 7 * 9, 20)).collect();
     for precision in Precision::ALL {
         let store = store_of(precision, 20, &docs);
-        let want = cpu_backends()[0].score_all(&query, &store);
-        let got = Gpu(gpu).score_all(&query, &store);
+        let want = ScalarMaxSim.score_all(&query, &store);
+        let got = gpu.score_all(&query, &store);
         assert!(
             gpu.chunk_count() > 1,
             "{}: {} chunk(s)",
@@ -318,8 +298,8 @@ fn gpu_splits_an_index_across_bindings_and_dispatch_dimensions() {
     let many: Vec<TokenVectors> = (0..70_000).map(|_| doc(1, 2)).collect();
     let store = store_of(Precision::F32, 2, &many);
     let small_query = QueryTokens::new(&doc(2, 2));
-    let got = Gpu(shared_gpu().unwrap()).score_all(&small_query, &store);
-    let want = cpu_backends()[0].score_all(&small_query, &store);
+    let got = shared_gpu().unwrap().score_all(&small_query, &store);
+    let want = ScalarMaxSim.score_all(&small_query, &store);
     assert_eq!(got.len(), 70_000);
     for (g, w) in got.iter().zip(&want) {
         assert!((g - w).abs() < 1e-5, "{g} vs {w}");

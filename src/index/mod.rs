@@ -13,6 +13,7 @@ pub use format::{FORMAT_MAGIC, FORMAT_VERSION};
 pub use packed::{words_per_token, Int8Tokens, PackedTokens, Precision};
 
 use crate::model::TokenVectors;
+use crate::offsets::utf16_len;
 
 /// A passage's vectors on their way into the store.
 pub struct NewPassage {
@@ -66,12 +67,46 @@ pub struct StoredPassage {
 }
 
 /// What the store knows of a document besides its vectors.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct DocInfo {
     /// sha256 (hex) of the text it was encoded from: an unchanged text is not encoded again.
     pub content_hash: String,
-    /// The caller's JSON metadata, kept verbatim and returned with hits.
-    pub metadata: Option<String>,
+    /// The caller's JSON metadata, kept verbatim (that is what the index file stores).
+    metadata: Option<String>,
+    /// `metadata` parsed, once, when a filter or a hit first needs it.
+    #[serde(skip)]
+    parsed: std::sync::OnceLock<serde_json::Value>,
+}
+
+impl DocInfo {
+    pub fn new(content_hash: String, metadata: Option<String>) -> DocInfo {
+        DocInfo {
+            content_hash,
+            metadata,
+            parsed: Default::default(),
+        }
+    }
+
+    /// The metadata JSON as given.
+    pub fn metadata(&self) -> Option<&str> {
+        self.metadata.as_deref()
+    }
+
+    /// The metadata as a JSON value (null when there is none).
+    pub fn metadata_value(&self) -> &serde_json::Value {
+        self.parsed.get_or_init(|| {
+            self.metadata
+                .as_deref()
+                .and_then(|m| serde_json::from_str(m).ok())
+                .unwrap_or(serde_json::Value::Null)
+        })
+    }
+}
+
+impl PartialEq for DocInfo {
+    fn eq(&self, other: &DocInfo) -> bool {
+        (&self.content_hash, &self.metadata) == (&other.content_hash, &other.metadata)
+    }
 }
 
 pub struct TokenStore {
@@ -206,7 +241,7 @@ impl TokenStore {
     pub fn set_metadata(&mut self, doc_id: &str, metadata: Option<String>) -> bool {
         match self.docs.get_mut(doc_id) {
             Some(info) => {
-                info.metadata = metadata;
+                *info = DocInfo::new(std::mem::take(&mut info.content_hash), metadata);
                 self.generation = next_generation();
                 true
             }
@@ -247,11 +282,6 @@ pub fn whole_text_passage(text: &str, vectors: TokenVectors) -> NewPassage {
     }
 }
 
-/// Length in UTF-16 code units of `text`.
-pub fn utf16_len(text: &str) -> usize {
-    text.chars().map(char::len_utf16).sum()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,21 +293,6 @@ mod tests {
             offsets: vec![None; n_tokens],
         };
         vec![whole_text_passage("x", vectors)]
-    }
-
-    #[test]
-    fn utf16_indices_map_back_to_byte_offsets() {
-        let text = "a🙂é";
-        assert_eq!(utf16_to_byte(text, 0), Some(0));
-        assert_eq!(utf16_to_byte(text, 1), Some(1));
-        assert_eq!(
-            utf16_to_byte(text, 2),
-            None,
-            "inside the emoji's surrogate pair"
-        );
-        assert_eq!(utf16_to_byte(text, 3), Some(5));
-        assert_eq!(utf16_to_byte(text, 4), Some(text.len()));
-        assert_eq!(utf16_to_byte(text, 5), None);
     }
 
     #[test]
@@ -299,17 +314,4 @@ mod tests {
         assert_eq!(store.token_count(), 1);
         assert_eq!(store.tokens().decode(2, 0), vec![3.0, 3.0]);
     }
-}
-
-/// The byte offset in `text` of UTF-16 code unit `index` (a JavaScript string index); `None` past the
-/// end or inside a character.
-pub fn utf16_to_byte(text: &str, index: usize) -> Option<usize> {
-    let mut units = 0;
-    for (byte, ch) in text.char_indices() {
-        if units == index {
-            return Some(byte);
-        }
-        units += ch.len_utf16();
-    }
-    (units == index).then_some(text.len())
 }

@@ -9,8 +9,9 @@ use std::ops::Range;
 
 use super::{AddReport, NewDocument, Retriever};
 use crate::error::{Error, Result};
-use crate::index::{utf16_len, DocInfo, NewPassage, StagedDocument};
+use crate::index::{DocInfo, NewPassage, StagedDocument};
 use crate::model::Encoding;
+use crate::offsets::utf16_range;
 
 /// One document of an add in progress.
 struct PendingDocument {
@@ -71,10 +72,7 @@ impl Retriever {
                 .map_or(0, |t: &std::collections::VecDeque<_>| t.len());
             pending.push(PendingDocument {
                 id: doc.id.to_owned(),
-                info: DocInfo {
-                    content_hash,
-                    metadata: doc.metadata.clone(),
-                },
+                info: DocInfo::new(content_hash, doc.metadata.clone()),
                 text: doc.text.to_owned(),
                 todo,
                 staged: StagedDocument::new(precision, dim),
@@ -99,8 +97,7 @@ impl Retriever {
                 let Some((encoding, range)) = todo.pop_front() else {
                     break;
                 };
-                let range_utf16 =
-                    utf16_len(&doc.text[..range.start])..utf16_len(&doc.text[..range.end]);
+                let range_utf16 = utf16_range(&doc.text, range.clone());
                 let vectors = self.encoder.encode(&encoding)?;
                 doc.staged.push(NewPassage {
                     range,
@@ -133,7 +130,7 @@ impl Retriever {
                     report.encoded += 1;
                 }
                 None => {
-                    self.store.set_metadata(&doc.id, doc.info.metadata);
+                    self.store.set_metadata(&doc.id, doc.info.metadata().map(str::to_owned));
                     report.unchanged += 1;
                 }
             }

@@ -16,7 +16,7 @@ pub struct LanesMaxSim;
 
 impl MaxSim for LanesMaxSim {
     fn name(&self) -> &'static str {
-        "simd"
+        super::SIMD
     }
 
     fn score_all(&self, query: &QueryTokens, store: &TokenStore) -> Vec<f32> {

@@ -3,10 +3,12 @@
 //! scalar one is the reference every other backend is checked against (tests/score.rs), in every
 //! storage precision.
 
+mod backends;
 pub mod bench;
 mod gpu;
 mod lanes;
 
+pub use backends::{registry, BackendChoice, Backends, GPU_MIN_WORK, SCALAR, SIMD, WEBGPU};
 pub use gpu::{GpuError, GpuMaxSim, PendingScores};
 
 use std::ops::Range;
@@ -47,6 +49,17 @@ impl QueryTokens {
     }
 }
 
+/// MaxSim's argmax for one query row against full-precision document rows: the row with the best
+/// dot product and that product (the first on ties); `None` for a document without rows.
+pub fn best_match(query_row: &[f32], doc: &TokenVectors) -> Option<(usize, f32)> {
+    (0..doc.n_tokens())
+        .map(|t| (t, query_row.iter().zip(doc.row(t)).map(|(a, b)| a * b).sum::<f32>()))
+        .fold(None, |best: Option<(usize, f32)>, (t, s)| match best {
+            Some((_, top)) if s <= top => best,
+            _ => Some((t, s)),
+        })
+}
+
 pub trait MaxSim: Send + Sync {
     /// Short backend name reported with results ("scalar", "simd", "webgpu").
     fn name(&self) -> &'static str;
@@ -55,17 +68,12 @@ pub trait MaxSim: Send + Sync {
     fn score_all(&self, query: &QueryTokens, store: &TokenStore) -> Vec<f32>;
 }
 
-/// Every CPU backend, reference first: what the conformance suite runs.
-pub fn cpu_backends() -> Vec<Box<dyn MaxSim>> {
-    vec![Box::new(ScalarMaxSim), Box::new(LanesMaxSim)]
-}
-
 /// Plain loops over one query token and one document token at a time: the reference.
 pub struct ScalarMaxSim;
 
 impl MaxSim for ScalarMaxSim {
     fn name(&self) -> &'static str {
-        "scalar"
+        SCALAR
     }
 
     fn score_all(&self, query: &QueryTokens, store: &TokenStore) -> Vec<f32> {
@@ -136,18 +144,9 @@ pub fn rerank_depth(k: usize) -> usize {
     (8 * k).max(256)
 }
 
-/// Passage scores for a search: the backend's scores, except that a binary index re-scores its best
-/// `rerank_depth(k)` passages from the int8 tier and drops the rest (NaN, ranked last by `top_k`).
-pub fn score_passages(
-    backend: &dyn MaxSim,
-    query: &QueryTokens,
-    store: &TokenStore,
-    k: usize,
-) -> Vec<f32> {
-    finish_first_pass(query, store, backend.score_all(query, store), k)
-}
-
-/// What `score_passages` does after the backend's scan (which may have run on the GPU).
+/// Passage scores for a search from a backend's scan (which may have run on the GPU): a binary index
+/// re-scores its best `rerank_depth(k)` passages from the int8 tier and drops the rest (NaN, ranked
+/// last by `top_k`); other precisions keep the scan's scores.
 pub fn finish_first_pass(
     query: &QueryTokens,
     store: &TokenStore,

@@ -143,6 +143,8 @@ export class Retriever {
   /** Removes a document (`id`: a non-empty string); resolves to whether it was stored. */
   remove(id: string): Promise<boolean>;
   setBackend(backend: "auto" | Backend): Promise<void>;
+  /** Destroys the WebGPU device as a driver reset would: for tests of the CPU fallback. */
+  destroyGpuForTesting(): Promise<void>;
   /** The encoder's rows (`dim` per token) for exactly these token ids: for parity checks. Ids are
    *  integers inside the model's embedding table, 1 to the manifest's longest length of them
    *  (else `InvalidInputError`). */

@@ -7,9 +7,12 @@ use std::rc::Rc;
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
+mod bench;
+
 use crate::error::Error;
 use crate::index::Precision;
-use crate::retriever::{BackendChoice, SearchResults};
+use crate::retriever::SearchResults;
+use crate::score::BackendChoice;
 use crate::score::GpuMaxSim;
 
 #[wasm_bindgen(start)]
@@ -31,7 +34,7 @@ struct JsHit<'a> {
     /// The best passage as a JS string range: `text.slice(start, end)`.
     passage: JsRange,
     /// The metadata given with the document (parsed JSON), or null.
-    metadata: Option<serde_json::Value>,
+    metadata: Option<&'a serde_json::Value>,
 }
 
 #[derive(Serialize)]
@@ -57,6 +60,15 @@ struct JsRange {
     end: usize,
 }
 
+impl From<std::ops::Range<usize>> for JsRange {
+    fn from(r: std::ops::Range<usize>) -> JsRange {
+        JsRange {
+            start: r.start,
+            end: r.end,
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct JsSearchResults<'a> {
     hits: Vec<JsHit<'a>>,
@@ -71,14 +83,8 @@ impl<'a> From<&'a SearchResults> for JsSearchResults<'a> {
             .map(|h| JsHit {
                 id: &h.id,
                 score: h.score,
-                passage: JsRange {
-                    start: h.passage_utf16.start,
-                    end: h.passage_utf16.end,
-                },
-                metadata: h
-                    .metadata
-                    .as_deref()
-                    .and_then(|m| serde_json::from_str(m).ok()),
+                passage: JsRange::from(h.passage_utf16.clone()),
+                metadata: h.metadata.as_ref(),
             })
             .collect();
         JsSearchResults {
@@ -216,7 +222,7 @@ impl Retriever {
         wasm_bindgen_futures::future_to_promise(async move {
             let gpu = GpuMaxSim::new(allow_fallback, None)
                 .await
-                .map_err(|e| into_error(Error::Gpu(e.to_string())))?;
+                .map_err(|e| into_error(e.into()))?;
             let name = gpu.adapter_name.clone();
             inner.borrow_mut().attach_gpu(gpu);
             Ok(JsValue::from_str(&name))
@@ -308,22 +314,17 @@ impl Retriever {
         text: &str,
         passage_start: Option<usize>,
     ) -> Result<JsValue, JsValue> {
-        use crate::index::{utf16_len, utf16_to_byte};
-        let start = passage_start.and_then(|s| utf16_to_byte(text, s));
+        let start = passage_start.and_then(|s| crate::offsets::utf16_to_byte(text, s));
         let matches = self
             .borrow()
             .explain(query, text, start)
             .map_err(into_error)?;
-        let js_range = |s: &str, r: std::ops::Range<usize>| JsRange {
-            start: utf16_len(&s[..r.start]),
-            end: utf16_len(&s[..r.end]),
-        };
         let matches: Vec<JsTokenMatch> = matches
             .into_iter()
             .map(|m| JsTokenMatch {
                 query_token: m.query_token,
-                query_range: m.query_range.map(|r| js_range(query, r)),
-                doc_range: m.doc_range.map(|r| js_range(text, r)),
+                query_range: m.query_range_utf16.map(JsRange::from),
+                doc_range: m.doc_range_utf16.map(JsRange::from),
                 score: m.score,
             })
             .collect();
@@ -429,7 +430,20 @@ impl Retriever {
         self.borrow().model_sha256().to_owned()
     }
 
-    /// Why the GPU stopped being used (it failed, and searches fell back to the CPU), if it did.
+    /// Records why no GPU could be opened (e.g. no `navigator.gpu`): `gpuError` reports it.
+    #[wasm_bindgen(js_name = gpuUnavailable)]
+    pub fn gpu_unavailable(&self, why: &str) {
+        self.borrow().backends().gpu_unavailable(why);
+    }
+
+    /// The GPU adapter searches may use, or null.
+    #[wasm_bindgen(getter, js_name = gpuAdapter)]
+    pub fn gpu_adapter(&self) -> Option<String> {
+        self.borrow().gpu().map(|gpu| gpu.adapter_name.clone())
+    }
+
+    /// Why the GPU is not used (it could not be opened, or it failed and searches fell back to the
+    /// CPU), if it is not.
     #[wasm_bindgen(getter, js_name = gpuError)]
     pub fn gpu_error(&self) -> Option<String> {
         self.borrow().gpu_error()
@@ -445,106 +459,5 @@ impl Retriever {
     #[wasm_bindgen(getter)]
     pub fn backend(&self) -> String {
         self.borrow().backend().to_owned()
-    }
-}
-
-/// `npm run bench:maxsim`: MaxSim over a synthetic index, timed from JavaScript.
-#[wasm_bindgen]
-pub struct MaxSimBench {
-    store: Rc<crate::index::TokenStore>,
-    query: Rc<crate::score::QueryTokens>,
-    gpu: Rc<RefCell<Option<GpuMaxSim>>>,
-}
-
-#[wasm_bindgen]
-impl MaxSimBench {
-    /// `docs` documents x `tokens` tokens x `dim` dims in `precision`; a `query_tokens`-token query.
-    #[wasm_bindgen(constructor)]
-    pub fn new(
-        docs: usize,
-        tokens: usize,
-        dim: usize,
-        query_tokens: usize,
-        precision: &str,
-    ) -> Result<MaxSimBench, JsValue> {
-        use crate::score::bench::{synthetic_store, synthetic_vectors};
-        let precision: Precision = precision.parse().map_err(into_error)?;
-        let query = synthetic_vectors(query_tokens, dim, &mut 99);
-        Ok(MaxSimBench {
-            store: Rc::new(synthetic_store(docs, tokens, dim, precision, 7)),
-            query: Rc::new(crate::score::QueryTokens::new(&query)),
-            gpu: Rc::new(RefCell::new(None)),
-        })
-    }
-
-    /// Scores every document with a CPU backend ("simd" or "scalar"); returns the scores' sum.
-    #[wasm_bindgen(js_name = scoreCpu)]
-    pub fn score_cpu(&self, backend: &str) -> Result<f32, JsValue> {
-        Ok(self.scores_cpu(backend)?.iter().sum())
-    }
-
-    /// Every document's score with a CPU backend: for the wasm conformance test.
-    #[wasm_bindgen(js_name = scoresCpu)]
-    pub fn scores_cpu(&self, backend: &str) -> Result<Vec<f32>, JsValue> {
-        use crate::score::{LanesMaxSim, MaxSim, ScalarMaxSim};
-        let kernel: &dyn MaxSim = match backend {
-            "scalar" => &ScalarMaxSim,
-            "simd" => &LanesMaxSim,
-            other => {
-                let msg = format!("no CPU backend '{other}'");
-                return Err(into_error(Error::InvalidInput(msg)));
-            }
-        };
-        Ok(kernel.score_all(&self.query, &self.store))
-    }
-
-    /// Opens a WebGPU device (software adapters accepted) for `scoreGpu`.
-    #[wasm_bindgen(js_name = openGpu)]
-    pub fn open_gpu(&self) -> js_sys::Promise {
-        let slot = self.gpu.clone();
-        wasm_bindgen_futures::future_to_promise(async move {
-            let gpu = GpuMaxSim::new(true, None)
-                .await
-                .map_err(|e| into_error(Error::Gpu(e.to_string())))?;
-            let name = gpu.adapter_name.clone();
-            *slot.borrow_mut() = Some(gpu);
-            Ok(JsValue::from_str(&name))
-        })
-    }
-
-    /// Scores every document on the GPU; resolves to the scores' sum.
-    #[wasm_bindgen(js_name = scoreGpu)]
-    pub fn score_gpu(&self) -> js_sys::Promise {
-        let pending = match self.gpu.borrow().as_ref() {
-            Some(gpu) => gpu.dispatch(&self.query, &self.store),
-            None => Err(crate::score::GpuError::NoAdapter(
-                "call openGpu first".into(),
-            )),
-        };
-        wasm_bindgen_futures::future_to_promise(async move {
-            let gpu_err = |e: crate::score::GpuError| into_error(Error::Gpu(e.to_string()));
-            let scores = pending.map_err(gpu_err)?.resolve().await.map_err(gpu_err)?;
-            Ok(JsValue::from_f64(f64::from(scores.iter().sum::<f32>())))
-        })
-    }
-
-    /// The query and the documents' vectors as f32 rows, for the plain-JavaScript peer loop.
-    #[wasm_bindgen(js_name = queryRows)]
-    pub fn query_rows(&self) -> Vec<f32> {
-        self.query.data.clone()
-    }
-
-    #[wasm_bindgen(js_name = documentRows)]
-    pub fn document_rows(&self) -> Vec<f32> {
-        let dim = self.store.dim();
-        (0..self.store.token_count())
-            .flat_map(|t| self.store.tokens().decode(dim, t))
-            .collect()
-    }
-
-    /// `iterations` x 32 multiply-adds in wasm SIMD: the peak the kernels are measured against.
-    #[wasm_bindgen(js_name = mulAddPeak)]
-    pub fn mul_add_peak(iterations: u32) -> f32 {
-        crate::score::bench::mul_add_peak(iterations)
     }
 }

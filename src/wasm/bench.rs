@@ -1,0 +1,113 @@
+//! `npm run bench:maxsim`'s glue: MaxSim over a synthetic index, timed from JavaScript. A benchmark
+//! harness, kept out of the API binding (`super`); it owns no logic either.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use wasm_bindgen::prelude::*;
+
+use super::into_error;
+use crate::error::Error;
+use crate::index::Precision;
+use crate::score::GpuMaxSim;
+
+/// `npm run bench:maxsim`: MaxSim over a synthetic index, timed from JavaScript.
+#[wasm_bindgen]
+pub struct MaxSimBench {
+    store: Rc<crate::index::TokenStore>,
+    query: Rc<crate::score::QueryTokens>,
+    gpu: Rc<RefCell<Option<GpuMaxSim>>>,
+}
+
+#[wasm_bindgen]
+impl MaxSimBench {
+    /// `docs` documents x `tokens` tokens x `dim` dims in `precision`; a `query_tokens`-token query.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        docs: usize,
+        tokens: usize,
+        dim: usize,
+        query_tokens: usize,
+        precision: &str,
+    ) -> Result<MaxSimBench, JsValue> {
+        use crate::score::bench::{synthetic_store, synthetic_vectors};
+        let precision: Precision = precision.parse().map_err(into_error)?;
+        let query = synthetic_vectors(query_tokens, dim, &mut 99);
+        Ok(MaxSimBench {
+            store: Rc::new(synthetic_store(docs, tokens, dim, precision, 7)),
+            query: Rc::new(crate::score::QueryTokens::new(&query)),
+            gpu: Rc::new(RefCell::new(None)),
+        })
+    }
+
+    /// Scores every document with a CPU backend ("simd" or "scalar"); returns the scores' sum.
+    #[wasm_bindgen(js_name = scoreCpu)]
+    pub fn score_cpu(&self, backend: &str) -> Result<f32, JsValue> {
+        Ok(self.scores_cpu(backend)?.iter().sum())
+    }
+
+    /// Every document's score with a CPU backend: for the wasm conformance test.
+    #[wasm_bindgen(js_name = scoresCpu)]
+    pub fn scores_cpu(&self, backend: &str) -> Result<Vec<f32>, JsValue> {
+        use crate::score::{LanesMaxSim, MaxSim, ScalarMaxSim};
+        let kernel: &dyn MaxSim = match backend {
+            "scalar" => &ScalarMaxSim,
+            "simd" => &LanesMaxSim,
+            other => {
+                let msg = format!("no CPU backend '{other}'");
+                return Err(into_error(Error::InvalidInput(msg)));
+            }
+        };
+        Ok(kernel.score_all(&self.query, &self.store))
+    }
+
+    /// Opens a WebGPU device (software adapters accepted) for `scoreGpu`.
+    #[wasm_bindgen(js_name = openGpu)]
+    pub fn open_gpu(&self) -> js_sys::Promise {
+        let slot = self.gpu.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let gpu = GpuMaxSim::new(true, None)
+                .await
+                .map_err(|e| into_error(e.into()))?;
+            let name = gpu.adapter_name.clone();
+            *slot.borrow_mut() = Some(gpu);
+            Ok(JsValue::from_str(&name))
+        })
+    }
+
+    /// Scores every document on the GPU; resolves to the scores' sum.
+    #[wasm_bindgen(js_name = scoreGpu)]
+    pub fn score_gpu(&self) -> js_sys::Promise {
+        let pending = match self.gpu.borrow().as_ref() {
+            Some(gpu) => gpu.dispatch(&self.query, &self.store),
+            None => Err(crate::score::GpuError::NoAdapter(
+                "call openGpu first".into(),
+            )),
+        };
+        wasm_bindgen_futures::future_to_promise(async move {
+            let gpu_err = |e: crate::score::GpuError| into_error(e.into());
+            let scores = pending.map_err(gpu_err)?.resolve().await.map_err(gpu_err)?;
+            Ok(JsValue::from_f64(f64::from(scores.iter().sum::<f32>())))
+        })
+    }
+
+    /// The query and the documents' vectors as f32 rows, for the plain-JavaScript peer loop.
+    #[wasm_bindgen(js_name = queryRows)]
+    pub fn query_rows(&self) -> Vec<f32> {
+        self.query.data.clone()
+    }
+
+    #[wasm_bindgen(js_name = documentRows)]
+    pub fn document_rows(&self) -> Vec<f32> {
+        let dim = self.store.dim();
+        (0..self.store.token_count())
+            .flat_map(|t| self.store.tokens().decode(dim, t))
+            .collect()
+    }
+
+    /// `iterations` x 32 multiply-adds in wasm SIMD: the peak the kernels are measured against.
+    #[wasm_bindgen(js_name = mulAddPeak)]
+    pub fn mul_add_peak(iterations: u32) -> f32 {
+        crate::score::bench::mul_add_peak(iterations)
+    }
+}
