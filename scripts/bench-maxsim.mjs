@@ -1,7 +1,7 @@
 // npm run bench:maxsim — MaxSim kernels of the built wasm package in Node and headless Chromium, in one
 // run (see scripts/bench/maxsim-core.mjs). Chromium's WebGPU here is SwiftShader, a software adapter:
 // its row shows the GPU path works, never how fast a real GPU is. Speed claims need an idle machine.
-import { initWasm } from "../www/lib/engine.js";
+import { initWasm } from "../www/lib/wasm.js";
 import { MaxSimBench } from "../www/pkg/colbert_wasm.js";
 import { benchMaxSim, report } from "./bench/maxsim-core.mjs";
 import { startServer } from "./serve.mjs";
@@ -18,7 +18,7 @@ try {
   const page = await browser.newPage();
   await page.goto(`http://127.0.0.1:${server.address().port}/www/demo/blank.html`);
   const result = await page.evaluate(async (sizes) => {
-    const { initWasm } = await import("/www/lib/engine.js");
+    const { initWasm } = await import("/www/lib/wasm.js");
     const { MaxSimBench } = await import("/www/pkg/colbert_wasm.js");
     const { benchMaxSim } = await import("/scripts/bench/maxsim-core.mjs");
     await initWasm();

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { build } from "vite";
 import { startServer } from "../../scripts/serve.mjs";
 import { launchChromium } from "./browser.mjs";
-import { preferredBuild } from "../../www/lib/engine.js";
+import { preferredBuild } from "../../www/lib/wasm.js";
 import { repoRoot, bundleDir } from "../node/helpers.mjs";
 
 let scratch;

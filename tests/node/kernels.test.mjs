@@ -3,7 +3,7 @@
 // that are and are not multiples of the SIMD blocks, including empty and 4,097-token documents.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { initWasm } from "../../www/lib/engine.js";
+import { initWasm } from "../../www/lib/wasm.js";
 import { MaxSimBench } from "../../www/pkg/colbert_wasm.js";
 
 test("wasm SIMD MaxSim matches the scalar reference in every precision", async () => {

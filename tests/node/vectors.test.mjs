@@ -7,7 +7,7 @@ import { readFile } from "node:fs/promises";
 import { Retriever } from "colbert-wasm";
 import { repoRoot } from "./helpers.mjs";
 import { describeParity, parityFailures, vectorParity } from "./parity.mjs";
-import { preferredBuild } from "../../www/lib/engine.js";
+import { preferredBuild } from "../../www/lib/wasm.js";
 
 test("wasm vectors match onnxruntime: fp32 within 1e-4, int8 token cosine >= 0.99", async () => {
   const result = await vectorParity(Retriever, async (path) => new Uint8Array(await readFile(repoRoot + path)));
