@@ -1,10 +1,10 @@
 // The engine: wraps the wasm `Retriever` with plain-data methods, so the same calls can run in this
-// thread or, through worker.js, in a Web Worker. Commits go through the storage protocol (persist.js),
+// thread or, through worker.js, in a Web Worker. Commits go through the storage interface (storage.js),
 // traps through recovery (recovery.js).
 import { WasmRetriever, freshWasmRetriever, initWasm, isNode, wasmBuild } from "./wasm.js";
 import { fetchBundle } from "./bundle.js";
 import { abortError, engineError, isTrap, yieldToEvents } from "./recovery.js";
-import { readSnapshot, withLock, writeSnapshot } from "./persist.js";
+import { openStorage } from "./storage.js";
 
 export { isNode };
 
@@ -18,6 +18,8 @@ export class LocalEngine {
   #abortRequested = false;
   #writes = Promise.resolve();
 
+  /** With `persist`: where the index is stored. */
+  #storage = null;
   /** With `persist`: the index name, the stored version this engine matches, and its bytes. */
   #saved = null;
 
@@ -83,14 +85,10 @@ export class LocalEngine {
   }
 
   async #attachStorage(name) {
-    if (!globalThis.indexedDB) {
-      const err = new Error("persist needs IndexedDB, which this environment lacks");
-      err.name = "InvalidInputError";
-      throw err;
-    }
+    this.#storage = openStorage(name);
     this.#saved = { name, version: 0, bytes: this.#inner.exportIndex() };
     try {
-      await withLock(name, () => this.#catchUp());
+      await this.#storage.lock(() => this.#catchUp());
     } catch (err) {
       if (err?.name === "IndexError") {
         err.message += ` (stored index '${name}': call Retriever.deleteIndex('${name}') and add the documents again)`;
@@ -101,7 +99,7 @@ export class LocalEngine {
 
   /** Loads what another tab (or an earlier visit) stored since this engine last read or wrote. */
   async #catchUp() {
-    const stored = await readSnapshot(this.#saved.name);
+    const stored = await this.#storage.read();
     if (stored && stored.version !== this.#saved.version) {
       this.#inner.importIndex(stored.bytes);
       this.#saved.version = stored.version;
@@ -123,13 +121,13 @@ export class LocalEngine {
   }
 
   async #commitNow(change) {
-    if (!this.#saved) return change();
-    return withLock(this.#saved.name, async () => {
+    if (!this.#storage) return change();
+    return this.#storage.lock(async () => {
       await this.#catchUp();
       const result = await change();
       const bytes = this.#inner.exportIndex();
       try {
-        await writeSnapshot(this.#saved.name, this.#saved.version + 1, bytes);
+        await this.#storage.write(this.#saved.version + 1, bytes);
       } catch (err) {
         this.#inner.importIndex(this.#saved.bytes);
         throw err;

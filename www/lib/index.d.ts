@@ -46,7 +46,7 @@ export interface LoadOptions {
   /** "auto" (default: the GPU for searches big enough to repay it), or force one backend. */
   backend?: "auto" | Backend;
   /**
-   * Keep the index in IndexedDB under this name (browsers only): reopened on load, each add/remove
+   * Keep the index in IndexedDB under this name (in Node: in this process's memory, same protocol): reopened on load, each add/remove
    * chunk stored in one transaction under a Web Lock (tabs take turns and see each other's changes).
    * A stored index from another model or format version rejects `load` with an `IndexError`; call
    * `Retriever.deleteIndex(name)` to start over. A write refused for quota rejects with a

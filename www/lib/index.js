@@ -1,7 +1,7 @@
 // colbert-wasm: the package entry. In browsers the model runs in a Web Worker (worker.js), so no call
 // blocks the page; in Node it runs in-thread. All retrieval logic lives in Rust (www/pkg).
 import { LocalEngine, PROGRESS_METHODS, isNode } from "./engine.js";
-import { deleteSnapshot } from "./persist.js";
+import { openStorage } from "./storage.js";
 import {
   checkBytes, checkDocuments, checkFilter, checkId, checkK, checkMaxDocumentLength, checkOffset, checkString, checkTokenIds,
 } from "./validate.js";
@@ -130,7 +130,7 @@ export class Retriever {
 
   /** Deletes a stored index (see the `persist` option): the explicit way to start over. */
   static async deleteIndex(name) {
-    await deleteSnapshot(String(name));
+    await openStorage(checkString(name, "name")).remove();
   }
 
   /**
