@@ -34,7 +34,7 @@ cargo_build() {
   (
     export CARGO_TARGET_DIR=$target_dir
     [[ -z $flags ]] || export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="$flags"
-    eval "$WASM_CARGO build --profile $profile --target wasm32-unknown-unknown $WASM_CARGO_ARGS" >&2
+    eval "$WASM_CARGO build --lib --profile $profile --target wasm32-unknown-unknown $WASM_CARGO_ARGS" >&2
   )
   echo "$target_dir/wasm32-unknown-unknown/$profile/colbert_wasm.wasm"
 }

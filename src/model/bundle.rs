@@ -61,6 +61,30 @@ impl Bundle {
     }
 }
 
+/// Reads a bundle folder (`manifest.json` and the files it names) from disk: for native tools.
+#[cfg(not(target_arch = "wasm32"))]
+impl Bundle {
+    pub fn from_dir(dir: &std::path::Path) -> Result<Bundle> {
+        let read = |name: &str| {
+            std::fs::read(dir.join(name)).map_err(|e| {
+                Error::Manifest(format!("cannot read {}: {e}", dir.join(name).display()))
+            })
+        };
+        let manifest_json = read("manifest.json")?;
+        let manifest = Manifest::from_json(&manifest_json)?;
+        let model_data = manifest
+            .model_data_files()
+            .map(|(role, file)| Ok((role.to_owned(), read(&file.path)?)))
+            .collect::<Result<BTreeMap<_, _>>>()?;
+        Bundle::from_files(
+            &manifest_json,
+            read(&manifest.file(MODEL_ROLE).path)?,
+            read(&manifest.file(TOKENIZER_ROLE).path)?,
+            model_data,
+        )
+    }
+}
+
 fn verify(manifest: &Manifest, role: &str, bytes: &[u8]) -> Result<String> {
     let entry = &manifest.files[role];
     let actual = sha256_hex(bytes);

@@ -113,29 +113,87 @@ impl Retriever {
 
     /// Stores every document of a fully encoded job (a changed text replaces the old passages, an
     /// unchanged one only gets its metadata). All or nothing.
-    pub fn commit_add(&mut self, mut job: AddJob) -> Result<AddReport> {
-        self.encode_step(&mut job, usize::MAX)?;
-        if job.generation != self.store.generation() {
-            return Err(Error::InvalidInput(
-                "the index changed while these documents were being encoded: add them again".into(),
-            ));
+    pub fn commit_add(&mut self, job: AddJob) -> Result<AddReport> {
+        self.commit_adds(vec![job])
+    }
+
+    /// Stores several jobs begun on the same index state (e.g. encoded on several threads) as one
+    /// all-or-nothing commit. Their documents must not overlap.
+    pub fn commit_adds(&mut self, mut jobs: Vec<AddJob>) -> Result<AddReport> {
+        for job in &mut jobs {
+            self.encode_step(job, usize::MAX)?;
+            if job.generation != self.store.generation() {
+                return Err(Error::InvalidInput(
+                    "the index changed while these documents were being encoded: add them again"
+                        .into(),
+                ));
+            }
         }
-        let staged: Vec<&StagedDocument> = job.docs.iter().map(|d| &d.staged).collect();
+        let mut ids = HashSet::new();
+        if let Some(twice) = jobs
+            .iter()
+            .flat_map(|j| &j.docs)
+            .find(|d| !ids.insert(d.id.as_str()))
+        {
+            return Err(Error::InvalidInput(format!(
+                "document id '{}' appears twice in one batch",
+                twice.id
+            )));
+        }
+        let staged: Vec<&StagedDocument> = jobs
+            .iter()
+            .flat_map(|j| &j.docs)
+            .map(|d| &d.staged)
+            .collect();
         self.store.try_reserve(&staged)?;
         let mut report = AddReport::default();
-        for doc in job.docs {
+        for doc in jobs.into_iter().flat_map(|j| j.docs) {
             match doc.todo {
                 Some(_) => {
                     self.store.upsert_staged(&doc.id, doc.info, doc.staged);
                     report.encoded += 1;
                 }
                 None => {
-                    self.store.set_metadata(&doc.id, doc.info.metadata().map(str::to_owned));
+                    self.store
+                        .set_metadata(&doc.id, doc.info.metadata().map(str::to_owned));
                     report.unchanged += 1;
                 }
             }
         }
         Ok(report)
+    }
+
+    /// Adds a batch with its encoding spread over `threads` threads (natively: the build-time
+    /// indexer), committed as one.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn add_documents_parallel(
+        &mut self,
+        docs: &[NewDocument],
+        threads: usize,
+    ) -> Result<AddReport> {
+        check_batch(docs)?;
+        let per_thread = docs.len().div_ceil(threads.max(1)).max(1);
+        let this = &*self;
+        let jobs = std::thread::scope(|scope| {
+            let workers: Vec<_> = docs
+                .chunks(per_thread)
+                .map(|chunk| {
+                    scope.spawn(move || {
+                        let mut job = this.begin_add(chunk)?;
+                        this.encode_step(&mut job, usize::MAX)?;
+                        Ok(job)
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| {
+                    w.join()
+                        .unwrap_or_else(|_| Err(Error::Model("an encoding thread panicked".into())))
+                })
+                .collect::<Result<Vec<AddJob>>>()
+        })?;
+        self.commit_adds(jobs)
     }
 }
 

@@ -34,7 +34,9 @@ impl MetadataFilter {
         for (score, p) in scores.iter_mut().zip(store.passages()) {
             let keep = *verdicts.entry(p.doc_id.as_str()).or_insert_with(|| {
                 let null = serde_json::Value::Null;
-                let meta = store.doc_info(&p.doc_id).map_or(&null, DocInfo::metadata_value);
+                let meta = store
+                    .doc_info(&p.doc_id)
+                    .map_or(&null, DocInfo::metadata_value);
                 self.matches(meta)
             });
             if !keep {
@@ -44,4 +46,3 @@ impl MetadataFilter {
         scores
     }
 }
-

@@ -167,5 +167,4 @@ impl Retriever {
             })
             .collect()
     }
-
 }

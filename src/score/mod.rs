@@ -53,7 +53,16 @@ impl QueryTokens {
 /// dot product and that product (the first on ties); `None` for a document without rows.
 pub fn best_match(query_row: &[f32], doc: &TokenVectors) -> Option<(usize, f32)> {
     (0..doc.n_tokens())
-        .map(|t| (t, query_row.iter().zip(doc.row(t)).map(|(a, b)| a * b).sum::<f32>()))
+        .map(|t| {
+            (
+                t,
+                query_row
+                    .iter()
+                    .zip(doc.row(t))
+                    .map(|(a, b)| a * b)
+                    .sum::<f32>(),
+            )
+        })
         .fold(None, |best: Option<(usize, f32)>, (t, s)| match best {
             Some((_, top)) if s <= top => best,
             _ => Some((t, s)),

@@ -1,0 +1,142 @@
+//! `colbert-wasm index <folder> --bundle DIR -o notes.cwix [--precision int8] [--threads N]`: the
+//! build-time indexer. Indexes every `.md`/`.txt` file under a folder (id: its path relative to the
+//! folder) natively on every core, and writes the index file `Retriever.importIndex` loads in the
+//! browser. An existing output file is read first, so unchanged files are not encoded again; one made
+//! with another model is refused. A thin layer: the work is `Retriever::add_documents_parallel`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use colbert_wasm::index::Precision;
+use colbert_wasm::model::Bundle;
+use colbert_wasm::retriever::NewDocument;
+use colbert_wasm::{Error, Retriever};
+
+const USAGE: &str =
+    "usage: colbert-wasm index <folder> --bundle DIR -o OUT.cwix [--precision int8|f16|f32|binary] [--threads N]";
+
+struct Args {
+    folder: PathBuf,
+    bundle: PathBuf,
+    out: PathBuf,
+    precision: Precision,
+    threads: usize,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = std::env::args().skip(1);
+    if args.next().as_deref() != Some("index") {
+        return Err(USAGE.into());
+    }
+    let (mut folder, mut bundle, mut out, mut precision, mut threads) =
+        (None, None, None, None, None);
+    while let Some(arg) = args.next() {
+        let mut value = || {
+            args.next()
+                .ok_or_else(|| format!("{arg} needs a value\n{USAGE}"))
+        };
+        match arg.as_str() {
+            "--bundle" => bundle = Some(PathBuf::from(value()?)),
+            "-o" | "--out" => out = Some(PathBuf::from(value()?)),
+            "--precision" => {
+                precision = Some(value()?.parse::<Precision>().map_err(|e| e.to_string())?)
+            }
+            "--threads" => {
+                threads = Some(
+                    value()?
+                        .parse::<usize>()
+                        .map_err(|e| format!("--threads: {e}"))?,
+                )
+            }
+            _ if folder.is_none() && !arg.starts_with('-') => folder = Some(PathBuf::from(arg)),
+            _ => return Err(format!("unexpected argument '{arg}'\n{USAGE}")),
+        }
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    Ok(Args {
+        folder: folder.ok_or(USAGE)?,
+        bundle: bundle.ok_or(USAGE)?,
+        out: out.ok_or(USAGE)?,
+        precision: precision.unwrap_or_default(),
+        threads: threads.unwrap_or(cores).max(1),
+    })
+}
+
+/// Every `.md` / `.txt` file below `dir`, as (id relative to `root`, text), in a stable order.
+fn notes(root: &Path, dir: &Path, found: &mut Vec<(String, String)>) -> std::io::Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
+    entries.sort_by_key(|e| e.path());
+    for entry in entries {
+        let path = entry.path();
+        if path.is_dir() {
+            notes(root, &path, found)?;
+        } else if matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("md" | "txt")
+        ) {
+            let id = path
+                .strip_prefix(root)
+                .unwrap_or(&path)
+                .to_string_lossy()
+                .replace('\\', "/");
+            found.push((
+                id,
+                String::from_utf8_lossy(&std::fs::read(&path)?).into_owned(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn run(args: Args) -> Result<(), Error> {
+    let mut retriever = Retriever::with_precision(Bundle::from_dir(&args.bundle)?, args.precision)?;
+    if args.out.exists() {
+        let existing = std::fs::read(&args.out)
+            .map_err(|e| Error::Index(format!("{}: {e}", args.out.display())))?;
+        retriever.import_index(&existing)?;
+    }
+    let mut found = Vec::new();
+    notes(&args.folder, &args.folder, &mut found)
+        .map_err(|e| Error::InvalidInput(format!("{}: {e}", args.folder.display())))?;
+    let docs: Vec<NewDocument> = found
+        .iter()
+        .map(|(id, text)| NewDocument {
+            id,
+            text,
+            metadata: None,
+        })
+        .collect();
+    let started = Instant::now();
+    let report = retriever.add_documents_parallel(&docs, args.threads)?;
+    let seconds = started.elapsed().as_secs_f64();
+    std::fs::write(&args.out, retriever.export_index())
+        .map_err(|e| Error::Index(format!("{}: {e}", args.out.display())))?;
+    println!(
+        "{} files: {} encoded, {} unchanged, {} passages in {seconds:.1} s ({:.1} docs/s on {} threads) -> {}",
+        docs.len(),
+        report.encoded,
+        report.unchanged,
+        retriever.passage_count(),
+        report.encoded as f64 / seconds.max(1e-9),
+        args.threads,
+        args.out.display()
+    );
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    match parse_args() {
+        Err(usage) => {
+            eprintln!("{usage}");
+            ExitCode::from(2)
+        }
+        Ok(args) => match run(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("{}: {e}", e.kind());
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
