@@ -1,10 +1,8 @@
 //! Adding in steps: a long document is encoded a few passages at a time (progress per passage), an
 //! abandoned job changes nothing, and a commit after another change to the index is refused.
 
-mod common;
-
+use crate::common::tiny_retriever;
 use colbert_wasm::retriever::NewDocument;
-use common::tiny_retriever;
 
 fn doc<'a>(id: &'a str, text: &'a str) -> NewDocument<'a> {
     NewDocument {

@@ -4,11 +4,9 @@
 //! Runs on a tiny BERT export fixture (fast) with the default bundle's tokenizer; PROPTEST_CASES
 //! scales it (the executions per run are printed).
 
-mod common;
-
+use crate::common::tiny_retriever;
 use colbert_wasm::retriever::{MetadataFilter, NewDocument};
 use colbert_wasm::Retriever;
-use common::tiny_retriever;
 use proptest::prelude::*;
 
 /// Text with the characters that break naive code: multi-byte, combining, controls, surrogates'

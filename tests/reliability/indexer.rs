@@ -2,8 +2,6 @@
 //! the retriever imports, skips unchanged files on a second run, and refuses an existing index made
 //! with another model.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -75,7 +73,7 @@ fn other_bundle(dir: &Path) -> PathBuf {
             .join("../shared/fixtures/exports/bert-sdpa-torchscript/model.onnx"),
     )
     .unwrap();
-    let tokenizer = std::fs::read(common::bundle_dir().join("tokenizer.json")).unwrap();
+    let tokenizer = std::fs::read(crate::common::bundle_dir().join("tokenizer.json")).unwrap();
     std::fs::write(bundle.join("model.onnx"), &model).unwrap();
     std::fs::write(bundle.join("tokenizer.json"), &tokenizer).unwrap();
     let manifest = serde_json::json!({
@@ -94,7 +92,7 @@ fn other_bundle(dir: &Path) -> PathBuf {
 fn a_folder_becomes_an_index_the_retriever_imports_and_a_second_run_skips_unchanged_files() {
     let vault = vault();
     let out = vault.join("notes.cwix");
-    let first = index(&vault, &common::bundle_dir(), &out);
+    let first = index(&vault, &crate::common::bundle_dir(), &out);
     let stdout = String::from_utf8_lossy(&first.stdout);
     assert!(
         first.status.success(),
@@ -107,7 +105,7 @@ fn a_folder_becomes_an_index_the_retriever_imports_and_a_second_run_skips_unchan
     );
     assert!(stdout.contains("docs/s on 2 threads"), "{stdout}");
 
-    let mut retriever = common::load_default();
+    let mut retriever = crate::common::load_default();
     retriever
         .import_index(&std::fs::read(&out).unwrap())
         .unwrap();
@@ -121,7 +119,7 @@ fn a_folder_becomes_an_index_the_retriever_imports_and_a_second_run_skips_unchan
     assert_eq!(hits[0].id, "kitchen/bread.md");
 
     std::fs::write(vault.join("bike.md"), "Pump the bicycle tyres to four bar.").unwrap();
-    let second = index(&vault, &common::bundle_dir(), &out);
+    let second = index(&vault, &crate::common::bundle_dir(), &out);
     let stdout = String::from_utf8_lossy(&second.stdout);
     assert!(
         stdout.contains("6 files: 1 encoded, 5 unchanged"),

@@ -3,13 +3,11 @@
 //! their models. Pinned on the default bundle's BERT vocabulary: [CLS] 101, [SEP] 102, [MASK] 103,
 //! [unused0] 1, [unused1] 2, "hello" 7592, "world" 2088, "," 1010, "." 1012.
 
-mod common;
-
+use crate::common::bundle_dir;
 use colbert_wasm::model::{
     manifest_from_export, ColbertTokenizer, ExportFiles, FileEntry, Manifest, TextKind,
 };
 use colbert_wasm::Error;
-use common::bundle_dir;
 
 fn tokenizer_json() -> Vec<u8> {
     std::fs::read(bundle_dir().join("tokenizer.json")).unwrap()
