@@ -62,10 +62,10 @@ pub fn open_gpu(binding_limit: Option<u64>) -> Option<colbert_wasm::score::GpuMa
     }
 }
 
-/// A retriever over the tiny BERT export fixture (fast: 16-dim vectors, two layers) with the default
-/// bundle's tokenizer; 64-token documents, so short texts already make several passages.
-pub fn tiny_retriever() -> Retriever {
-    use colbert_wasm::model::{sha256_hex, Bundle};
+/// The files of a bundle around the tiny BERT export fixture (fast: 16-dim vectors, two layers) with
+/// the default bundle's tokenizer; 64-token documents, so short texts already make several passages.
+pub fn tiny_bundle() -> BundleFiles {
+    use colbert_wasm::model::sha256_hex;
     let model_path = std::env::var("COLBERT_EXPORTS_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|_| {
@@ -84,6 +84,15 @@ pub fn tiny_retriever() -> Retriever {
         "query_marker": { "token": "[unused0]" }, "document_marker": { "token": "[unused1]" },
         "query_mask_expansion": true, "skiplist": [".", ","],
     });
-    let bundle = Bundle::from_parts(manifest.to_string().as_bytes(), model, tokenizer).unwrap();
-    Retriever::from_bundle(bundle).unwrap()
+    BundleFiles {
+        manifest: manifest.to_string().into_bytes(),
+        model,
+        tokenizer,
+    }
+}
+
+/// A retriever over `tiny_bundle()`.
+pub fn tiny_retriever() -> Retriever {
+    let b = tiny_bundle();
+    Retriever::from_bytes(&b.manifest, b.model, b.tokenizer).unwrap()
 }

@@ -5,8 +5,6 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use colbert_wasm::model::sha256_hex;
-
 const NOTES: [(&str, &str); 6] = [
     (
         "kitchen/bread.md",
@@ -68,23 +66,10 @@ fn index(vault: &Path, bundle: &Path, out: &Path) -> std::process::Output {
 fn other_bundle(dir: &Path) -> PathBuf {
     let bundle = dir.join("other-bundle");
     std::fs::create_dir_all(&bundle).unwrap();
-    let model = std::fs::read(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../shared/fixtures/exports/bert-sdpa-torchscript/model.onnx"),
-    )
-    .unwrap();
-    let tokenizer = std::fs::read(crate::common::bundle_dir().join("tokenizer.json")).unwrap();
-    std::fs::write(bundle.join("model.onnx"), &model).unwrap();
-    std::fs::write(bundle.join("tokenizer.json"), &tokenizer).unwrap();
-    let manifest = serde_json::json!({
-        "format": "colbert-wasm-bundle", "format_version": 1, "name": "other",
-        "files": {
-            "model": { "path": "model.onnx", "sha256": sha256_hex(&model) },
-            "tokenizer": { "path": "tokenizer.json", "sha256": sha256_hex(&tokenizer) },
-        },
-        "dim": 16, "query_length": 32, "document_length": 64,
-    });
-    std::fs::write(bundle.join("manifest.json"), manifest.to_string()).unwrap();
+    let files = crate::common::tiny_bundle();
+    std::fs::write(bundle.join("model.onnx"), &files.model).unwrap();
+    std::fs::write(bundle.join("tokenizer.json"), &files.tokenizer).unwrap();
+    std::fs::write(bundle.join("manifest.json"), &files.manifest).unwrap();
     bundle
 }
 
