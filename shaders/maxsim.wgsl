@@ -5,7 +5,8 @@
 // workgroup, read by every lane as a broadcast); each lane takes every 64th document token of the
 // segment, loads its values once per tile as vec4s, and keeps `TILE` dot products and `TILE` running
 // maxima in registers; the 64 lanes' maxima are then reduced in workgroup memory, one query token
-// per lane. int8 uses packed 4x8 integer dot products (`dot4I8Packed`), one per four values.
+// per lane. int8 uses packed 4x8 integer dot products (`dot4I8Packed`), one per four values; binary
+// compares the query's sign words with the document's by XOR and `countOneBits`.
 // `passage_sum`: one invocation per passage takes, per query token, the best over the passage's
 // segments and sums them in query-token order (so rounding does not depend on scheduling).
 //
@@ -72,7 +73,7 @@ fn query_code(qi: u32, j: u32) -> i32 {
     return 0;
 }
 
-/// Values 4*j4 .. 4*j4+3 of stored token `t`, decoded to f32 (zero past `dim`).
+/// Values 4*j4 .. 4*j4+3 of stored token `t` (f32 or f16), as f32 (zero past `dim`).
 fn doc_vec4(t: u32, j4: u32) -> vec4<f32> {
     let base = t * params.stride;
     let j = 4u * j4;
@@ -85,15 +86,9 @@ fn doc_vec4(t: u32, j4: u32) -> vec4<f32> {
             select(0.0, bitcast<f32>(doc[base + min(j + 2u, params.dim - 1u)]), end > 2u),
             select(0.0, bitcast<f32>(doc[base + min(j + 3u, params.dim - 1u)]), end > 3u),
         );
-    } else if STORAGE == 1u {
+    } else {
         let w = base + j / 2u;
         v = vec4<f32>(unpack2x16float(doc[w]), unpack2x16float(doc[min(w + 1u, base + params.stride - 1u)]));
-        let end = params.dim - j;
-        v = select(vec4<f32>(0.0), v, vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(end));
-    } else {
-        let word = doc[base + j / 32u] >> (j % 32u);
-        let bits = vec4<u32>(word, word >> 1u, word >> 2u, word >> 3u) & vec4<u32>(1u);
-        v = select(vec4<f32>(-1.0), vec4<f32>(1.0), bits == vec4<u32>(1u));
         let end = params.dim - j;
         v = select(vec4<f32>(0.0), v, vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(end));
     }
@@ -101,6 +96,15 @@ fn doc_vec4(t: u32, j4: u32) -> vec4<f32> {
 }
 
 fn load_tile(q0: u32, lane: u32, dim4: u32) {
+    if STORAGE == 3u {
+        // The query's sign words (`stride` per token), uploaded in place of int8 codes.
+        for (var i = lane; i < TILE * params.stride; i += WORKGROUP) {
+            let qi = q0 + i / params.stride;
+            let word = query_codes[min(qi, params.n_query - 1u) * params.stride + i % params.stride];
+            tile_codes[i] = select(0u, bitcast<u32>(word), qi < params.n_query);
+        }
+        return;
+    }
     for (var i = lane; i < TILE * dim4; i += WORKGROUP) {
         let qi = q0 + i / dim4;
         let j = 4u * (i % dim4);
@@ -141,6 +145,20 @@ fn tile_similarities(t: u32, dim4: u32) -> array<f32, 8> {
             f32(a4) * (tile_scales[4] * ds), f32(a5) * (tile_scales[5] * ds),
             f32(a6) * (tile_scales[6] * ds), f32(a7) * (tile_scales[7] * ds),
         );
+    } else if STORAGE == 3u {
+        // Sign bits: differing bits by XOR + countOneBits, as the ±1 dot product dim - 2 * differing.
+        var n: array<u32, 8>;
+        let w = params.stride;
+        let base = t * w;
+        for (var j = 0u; j < w; j++) {
+            let d = doc[base + j];
+            for (var k = 0u; k < TILE; k++) {
+                n[k] += countOneBits(tile_codes[k * w + j] ^ d);
+            }
+        }
+        for (var k = 0u; k < TILE; k++) {
+            s[k] = f32(i32(params.dim) - 2 * i32(n[k]));
+        }
     } else {
         var a0 = 0.0; var a1 = 0.0; var a2 = 0.0; var a3 = 0.0;
         var a4 = 0.0; var a5 = 0.0; var a6 = 0.0; var a7 = 0.0;

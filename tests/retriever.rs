@@ -164,7 +164,7 @@ fn every_storage_precision_ranks_the_notes_like_f32() {
 }
 
 #[test]
-fn gpu_search_matches_the_cpu_and_falls_back_when_the_device_is_lost() {
+fn gpu_search_matches_the_cpu_auto_measures_and_a_lost_device_falls_back() {
     let Some(gpu) = common::open_gpu(None) else {
         return;
     };
@@ -173,16 +173,33 @@ fn gpu_search_matches_the_cpu_and_falls_back_when_the_device_is_lost() {
     let cpu: Vec<_> = QUERIES.iter().map(|q| r.search(q, 5).unwrap()).collect();
     assert!(cpu.iter().all(|s| s.backend == "simd"));
     r.attach_gpu(gpu);
+    let ids = |s: &SearchResults| s.hits.iter().map(|h| h.id.clone()).collect::<Vec<_>>();
+    // Auto measures: the first search at this size runs on the GPU and is timed against the CPU
+    // kernel; a software adapter (lavapipe) is slower, so auto settles on the CPU.
     assert_eq!(
         r.backend(),
-        "simd",
-        "Auto keeps a software adapter off tiny searches"
+        "webgpu",
+        "not measured yet: the next search measures"
+    );
+    let measured = r.search(QUERIES[0], 5).unwrap();
+    assert_eq!((measured.backend, ids(&measured)), ("webgpu", ids(&cpu[0])));
+    let m = r
+        .backend_measurement()
+        .expect("the search measured its size class");
+    assert!(
+        !m.gpu_is_faster() && m.gpu_ms > 0.0 && m.cpu_ms > 0.0,
+        "a software adapter must measure slower than the SIMD kernel: {m:?}"
+    );
+    assert_eq!(r.backend(), "simd");
+    assert_eq!(
+        r.search(QUERIES[1], 5).unwrap(),
+        cpu[1],
+        "auto now scores on the CPU"
     );
     r.set_backend(BackendChoice::Webgpu);
     for (q, on_cpu) in QUERIES.iter().zip(&cpu) {
         let on_gpu = r.search(q, 5).unwrap();
         assert_eq!(on_gpu.backend, "webgpu");
-        let ids = |s: &SearchResults| s.hits.iter().map(|h| h.id.clone()).collect::<Vec<_>>();
         assert_eq!(ids(&on_gpu), ids(on_cpu), "{q}");
         for (g, c) in on_gpu.hits.iter().zip(&on_cpu.hits) {
             assert!(

@@ -39,9 +39,19 @@ fn all_backends() -> Vec<&'static dyn MaxSim> {
 }
 
 /// Reference similarity of query token `qi` and stored token `t`, in f64: int8 as the exact integer
-/// dot product times both scales, every other precision as the float dot product with the decoded token.
+/// dot product times both scales, binary as the dot product of the query's signs (±1, 0 counted as
+/// positive) with the decoded ±1 token, f32/f16 as the float dot product with the decoded token.
 fn reference_similarity(q: &QueryTokens, qi: usize, tokens: &PackedTokens, t: usize) -> f64 {
     let dim = q.dim;
+    if let PackedTokens::Binary { .. } = tokens {
+        let sign = |v: f32| if v >= 0.0 { 1.0 } else { -1.0 };
+        return q
+            .row(qi)
+            .iter()
+            .zip(tokens.decode(dim, t))
+            .map(|(a, b)| sign(*a) * f64::from(b))
+            .sum();
+    }
     if let PackedTokens::Int8(doc) = tokens {
         let dot: i64 = q
             .int8_row(qi)

@@ -10,7 +10,7 @@ use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use format::{FORMAT_MAGIC, FORMAT_VERSION};
-pub use packed::{words_per_token, Int8Tokens, PackedTokens, Precision};
+pub use packed::{pack_signs, words_per_token, Int8Tokens, PackedTokens, Precision};
 
 use crate::model::TokenVectors;
 use crate::offsets::utf16_len;

@@ -168,7 +168,7 @@ impl PackedTokens {
             PackedTokens::Int8(tokens) => rows.chunks_exact(dim).for_each(|r| tokens.push_row(r)),
             PackedTokens::Binary { bits, rerank } => {
                 for row in rows.chunks_exact(dim) {
-                    bits.extend(sign_words(row));
+                    bits.extend(pack_signs(row));
                     rerank.push_row(row);
                 }
             }
@@ -274,8 +274,9 @@ impl PackedTokens {
     }
 }
 
-/// Sign bits of one row, packed little-endian into u32 words.
-fn sign_words(row: &[f32]) -> Vec<u32> {
+/// Sign bits of one row (set for values ≥ 0), packed little-endian into u32 words; bits past the
+/// row's end stay clear, so XOR-ing two tokens' words counts only real differences.
+pub fn pack_signs(row: &[f32]) -> Vec<u32> {
     row.chunks(32)
         .map(|chunk| {
             chunk
@@ -322,7 +323,7 @@ mod tests {
         let mut row = vec![-1.0f32; 33];
         row[0] = 1.0;
         row[32] = 0.0;
-        assert_eq!(sign_words(&row), vec![1, 1]);
+        assert_eq!(pack_signs(&row), vec![1, 1]);
         let mut packed = PackedTokens::new(Precision::Binary);
         packed.push(&row, 33);
         let back = packed.decode(33, 0);

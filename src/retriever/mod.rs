@@ -131,19 +131,19 @@ impl Retriever {
         self.backends.set_choice(choice);
     }
 
-    /// Multiply-adds of a search of `query_tokens` tokens over the whole index.
-    fn search_work(&self, query_tokens: usize) -> usize {
-        self.store.token_count() * query_tokens * self.store.dim()
+    /// Stored token values (tokens x dim): what a search scans, and what `auto`'s size classes count.
+    fn index_values(&self) -> usize {
+        self.store.token_count() * self.store.dim()
     }
 
-    /// The backend the next search of a `query_tokens`-token query would use.
-    pub fn backend_for(&self, query_tokens: usize) -> &'static str {
-        self.backends.name_for(self.search_work(query_tokens))
-    }
-
-    /// The backend a typical (full-length) query would use now.
+    /// The backend the next search would use.
     pub fn backend(&self) -> &'static str {
-        self.backend_for(self.tokenizer.query_length())
+        self.backends.name_for(self.index_values())
+    }
+
+    /// What `auto` measured (GPU against CPU) at the index's current size, if it has.
+    pub fn backend_measurement(&self) -> Option<crate::score::Measurement> {
+        self.backends.measurement(self.index_values())
     }
 
     /// The encoder's rows for exactly these token ids (no markers, every position kept): isolates the

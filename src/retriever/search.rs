@@ -21,6 +21,8 @@ pub struct SearchPlan {
     k: usize,
     generation: u64,
     filter: Option<MetadataFilter>,
+    /// When the GPU's work was submitted, if this search is `auto`'s measurement of its size class.
+    measuring_since: Option<web_time::Instant>,
 }
 
 impl Retriever {
@@ -63,11 +65,13 @@ impl Retriever {
                 k,
                 generation,
                 filter,
+                measuring_since: None,
             };
             return Ok((plan, None));
         }
         let query = QueryTokens::new(&self.encode(query, TextKind::Query)?);
-        let pending = match self.backends.gpu_for(self.search_work(query.n_tokens())) {
+        let index_values = self.index_values();
+        let pending = match self.backends.gpu_for(index_values) {
             Some(gpu) => match gpu.dispatch(&query, &self.store) {
                 Ok(pending) => Some(pending),
                 Err(e) => {
@@ -77,12 +81,17 @@ impl Retriever {
             },
             None => None,
         };
+        let measuring_since = pending
+            .as_ref()
+            .filter(|_| self.backends.needs_measurement(index_values))
+            .map(PendingScores::submitted);
         Ok((
             SearchPlan {
                 query: Some(query),
                 k,
                 generation,
                 filter,
+                measuring_since,
             },
             pending,
         ))
@@ -112,6 +121,9 @@ impl Retriever {
             }
             _ => None,
         };
+        if let (Some(since), Some(_)) = (plan.measuring_since, &gpu_scores) {
+            self.measure_cpu_against_gpu(&query, since);
+        }
         let (first_pass, backend) = match gpu_scores {
             Some(first_pass) => (first_pass, WEBGPU),
             None => {
@@ -128,6 +140,17 @@ impl Retriever {
             hits: self.best_passage_per_document(&scores, plan.k),
             backend,
         }
+    }
+
+    /// `auto`'s measurement: the GPU's time (submitted at `gpu_since`, its scores just back) against
+    /// the CPU kernel on the same query, recorded for this search's size class.
+    fn measure_cpu_against_gpu(&self, query: &QueryTokens, gpu_since: web_time::Instant) {
+        let gpu_ms = gpu_since.elapsed().as_secs_f64() * 1e3;
+        let started = web_time::Instant::now();
+        std::hint::black_box(self.backends.cpu().score_all(query, &self.store));
+        let cpu_ms = started.elapsed().as_secs_f64() * 1e3;
+        self.backends
+            .record_measurement(self.index_values(), gpu_ms, cpu_ms);
     }
 
     /// A document scores as its best passage; passages of one document are contiguous in the store.

@@ -1,7 +1,9 @@
 //! Which kernel scores this search? The backends by name (the one place their names are written),
-//! the caller's choice among them, the policy that turns a choice and a search's size into a backend,
-//! and the GPU's health: once it fails, searches stay on the CPU and the reason is kept.
+//! the caller's choice among them, the policy that turns a choice and a search's size into a backend
+//! (`auto`: what was measured for that size class), and the GPU's health: once it fails, searches
+//! stay on the CPU and the reason is kept.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
@@ -15,8 +17,8 @@ pub const WEBGPU: &str = "webgpu";
 /// Which MaxSim backend searches use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum BackendChoice {
-    /// The GPU when one is attached, is a hardware adapter, and the search is big enough to repay its
-    /// fixed cost (`GPU_MIN_WORK`); the SIMD CPU kernel otherwise.
+    /// Whichever of the GPU and the SIMD CPU kernel measured faster for searches of this size class
+    /// (the first search of a class runs both and times them); the CPU without a healthy GPU.
     #[default]
     Auto,
     Webgpu,
@@ -39,10 +41,34 @@ impl std::str::FromStr for BackendChoice {
     }
 }
 
-/// Multiply-adds (stored tokens x query tokens x dim) from which `Auto` prefers a hardware GPU:
-/// below it the dispatch and read-back round trip (~1 ms on the event loop) outweighs the scan. Set
-/// from the wasm SIMD kernel's measured ~3.5 G multiply-adds/s (bench:maxsim): 3.5 M take ~1 ms.
-pub const GPU_MIN_WORK: usize = 4_000_000;
+/// Indexes are grouped into size classes by their stored values (tokens x dim), each 4x the one
+/// before: `auto` measures once per class, so an index that grows past its class is measured again,
+/// and a few more documents are not.
+pub fn size_class(index_values: usize) -> u32 {
+    index_values.max(1).ilog2() / 2
+}
+
+/// One timed comparison of the GPU and the CPU kernel on the same search.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Measurement {
+    pub size_class: u32,
+    /// From submitting the GPU's work (after any upload) to having its scores back.
+    pub gpu_ms: f64,
+    /// The SIMD CPU kernel on the same query and index.
+    pub cpu_ms: f64,
+}
+
+impl Measurement {
+    /// How many times faster the GPU was (below 1: slower).
+    pub fn gpu_speedup(&self) -> f64 {
+        self.cpu_ms / self.gpu_ms.max(1e-9)
+    }
+
+    pub fn gpu_is_faster(&self) -> bool {
+        self.gpu_ms < self.cpu_ms
+    }
+}
 
 /// Every backend this machine can run, reference first: the CPU kernels, and the GPU when given.
 /// What the conformance suite runs (natively; in wasm the GPU's results arrive asynchronously).
@@ -64,6 +90,8 @@ pub struct Backends {
     failed: AtomicBool,
     /// Why the GPU is not used: it could not be opened, or it failed.
     error: Mutex<Option<String>>,
+    /// `auto`'s measurements by size class, for this GPU.
+    measured: Mutex<BTreeMap<u32, Measurement>>,
 }
 
 impl Backends {
@@ -72,6 +100,7 @@ impl Backends {
         self.gpu = Some(gpu);
         self.failed.store(false, Ordering::Relaxed);
         *self.lock_error() = None;
+        self.lock_measured().clear();
     }
 
     pub fn gpu(&self) -> Option<&GpuMaxSim> {
@@ -82,18 +111,45 @@ impl Backends {
         self.choice = choice;
     }
 
-    /// The GPU, when the choice and a search of `work` multiply-adds call for it and it is healthy.
-    pub fn gpu_for(&self, work: usize) -> Option<&GpuMaxSim> {
+    /// The GPU, when the choice and a search of an index of `index_values` stored values call for it and it is healthy:
+    /// under `auto`, when it measured faster for this size class or has not been measured yet (that
+    /// search is the measurement, see [`Backends::needs_measurement`]).
+    pub fn gpu_for(&self, index_values: usize) -> Option<&GpuMaxSim> {
         let gpu = self
             .gpu
             .as_ref()
             .filter(|_| !self.failed.load(Ordering::Relaxed))?;
         let wanted = match self.choice {
             BackendChoice::Webgpu => true,
-            BackendChoice::Auto => !gpu.is_fallback_adapter && work >= GPU_MIN_WORK,
+            BackendChoice::Auto => self
+                .measurement(index_values)
+                .is_none_or(|m| m.gpu_is_faster()),
             BackendChoice::Simd | BackendChoice::Scalar => false,
         };
         wanted.then_some(gpu)
+    }
+
+    /// Whether a GPU search of an index of `index_values` stored values should also be timed on the CPU: `auto` has not
+    /// measured its size class yet.
+    pub fn needs_measurement(&self, index_values: usize) -> bool {
+        self.choice == BackendChoice::Auto && self.measurement(index_values).is_none()
+    }
+
+    /// What `auto` measured for `index_values`' size class, if it has.
+    pub fn measurement(&self, index_values: usize) -> Option<Measurement> {
+        self.lock_measured().get(&size_class(index_values)).copied()
+    }
+
+    /// Records a timed comparison for `index_values`'s size class; later `auto` searches of that class use the
+    /// faster backend.
+    pub fn record_measurement(&self, index_values: usize, gpu_ms: f64, cpu_ms: f64) {
+        let size_class = size_class(index_values);
+        let m = Measurement {
+            size_class,
+            gpu_ms,
+            cpu_ms,
+        };
+        self.lock_measured().insert(size_class, m);
     }
 
     /// The CPU kernel for searches the GPU does not take.
@@ -104,9 +160,9 @@ impl Backends {
         }
     }
 
-    /// The backend's name a search of `work` multiply-adds would use now.
-    pub fn name_for(&self, work: usize) -> &'static str {
-        match self.gpu_for(work) {
+    /// The backend's name a search of an index of `index_values` stored values would use now.
+    pub fn name_for(&self, index_values: usize) -> &'static str {
+        match self.gpu_for(index_values) {
             Some(_) => WEBGPU,
             None => self.cpu().name(),
         }
@@ -131,6 +187,10 @@ impl Backends {
     fn lock_error(&self) -> std::sync::MutexGuard<'_, Option<String>> {
         self.error.lock().unwrap_or_else(|e| e.into_inner())
     }
+
+    fn lock_measured(&self) -> std::sync::MutexGuard<'_, BTreeMap<u32, Measurement>> {
+        self.measured.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 /// The GPU behind the CPU kernels' trait, natively: blocks until its scores are back. A failure
@@ -145,5 +205,38 @@ impl MaxSim for GpuMaxSim {
         self.dispatch(query, store)
             .and_then(|pending| pending.wait())
             .unwrap_or_else(|_| vec![f32::NAN; store.passages().len()])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_class_is_measured_once_and_again_only_past_the_next_class() {
+        let backends = Backends::default();
+        let index_values = 10_000_000;
+        assert!(backends.needs_measurement(index_values));
+        backends.record_measurement(index_values, 5.0, 2.0);
+        let m = backends.measurement(index_values).unwrap();
+        assert!(!m.gpu_is_faster() && m.gpu_speedup() < 1.0);
+        assert!(
+            !backends.needs_measurement(index_values + index_values / 2),
+            "a little growth keeps the class"
+        );
+        assert!(
+            backends.needs_measurement(4 * index_values),
+            "past the next class it measures again"
+        );
+        assert!(size_class(index_values) < size_class(4 * index_values));
+    }
+
+    #[test]
+    fn only_auto_measures() {
+        let mut backends = Backends::default();
+        backends.set_choice(BackendChoice::Simd);
+        assert!(!backends.needs_measurement(1));
+        backends.set_choice(BackendChoice::Webgpu);
+        assert!(!backends.needs_measurement(1));
     }
 }

@@ -220,7 +220,11 @@ impl GpuMaxSim {
             *resident = Some(self.upload(store, query.data.len().max(32 * store.dim()))?);
         }
         let resident = resident.as_ref().expect("uploaded above");
-        let codes: Vec<i32> = query.int8.codes.iter().map(|c| i32::from(*c)).collect();
+        // The shader's second query binding: int8 codes one per word, or a binary index's sign words.
+        let codes: Vec<i32> = match store.precision() {
+            Precision::Binary => query.signs.iter().map(|w| *w as i32).collect(),
+            _ => query.int8.codes.iter().map(|c| i32::from(*c)).collect(),
+        };
         let query_bytes: [&[u8]; 3] = [
             bytemuck::cast_slice(&query.data),
             bytemuck::cast_slice(&codes),
@@ -260,6 +264,7 @@ impl GpuMaxSim {
             );
         }
         self.queue.submit([encoder.finish()]);
+        let submitted = web_time::Instant::now();
         let (sender, receiver) = futures_channel::oneshot::channel();
         staging
             .slice(..)
@@ -272,6 +277,7 @@ impl GpuMaxSim {
             staging,
             n_passages,
             mapped: receiver,
+            submitted,
         })
     }
 
@@ -454,9 +460,15 @@ pub struct PendingScores {
     staging: wgpu::Buffer,
     n_passages: usize,
     mapped: futures_channel::oneshot::Receiver<Result<(), wgpu::BufferAsyncError>>,
+    submitted: web_time::Instant,
 }
 
 impl PendingScores {
+    /// When the work was submitted (after any upload): where `auto`'s GPU timing starts.
+    pub fn submitted(&self) -> web_time::Instant {
+        self.submitted
+    }
+
     pub async fn resolve(self) -> Result<Vec<f32>, GpuError> {
         // Natively, map callbacks run inside `poll`; in the browser the event loop runs them.
         #[cfg(not(target_arch = "wasm32"))]

@@ -1,21 +1,26 @@
 //! How well does each document match the query? MaxSim: for every query token, the best dot product
 //! with any document token, summed over query tokens. One trait, one implementation per backend; the
 //! scalar one is the reference every other backend is checked against (tests/score.rs), in every
-//! storage precision.
+//! storage precision. A binary index's first pass compares sign bits with sign bits (XOR and
+//! popcount, no decoding) and its candidates are re-scored from the int8 tier.
 
 mod backends;
 pub mod bench;
 mod gpu;
 mod lanes;
 
-pub use backends::{registry, BackendChoice, Backends, GPU_MIN_WORK, SCALAR, SIMD, WEBGPU};
+pub use backends::{
+    registry, size_class, BackendChoice, Backends, Measurement, SCALAR, SIMD, WEBGPU,
+};
 pub use gpu::{GpuError, GpuMaxSim, PendingScores};
 
 use std::ops::Range;
 
 pub use lanes::LanesMaxSim;
 
-use crate::index::{words_per_token, Int8Tokens, PackedTokens, StoredPassage, TokenStore};
+use crate::index::{
+    pack_signs, words_per_token, Int8Tokens, PackedTokens, StoredPassage, TokenStore,
+};
 use crate::model::TokenVectors;
 
 /// A query made ready for every precision once per search.
@@ -25,14 +30,25 @@ pub struct QueryTokens {
     pub data: Vec<f32>,
     /// The same vectors quantised per token, for integer dot products against int8 documents.
     pub int8: Int8Tokens,
+    /// The int8 codes widened to i16 once per search, for the wasm int8 kernel's dot products.
+    pub int8_wide: Vec<i16>,
+    /// Sign bits per token (`words_per_token(dim)` words each), for a binary index's first pass.
+    pub signs: Vec<u32>,
 }
 
 impl QueryTokens {
     pub fn new(query: &TokenVectors) -> QueryTokens {
+        let int8 = Int8Tokens::quantize(&query.data, query.dim);
         QueryTokens {
             dim: query.dim,
             data: query.data.clone(),
-            int8: Int8Tokens::quantize(&query.data, query.dim),
+            int8_wide: int8.codes.iter().map(|c| i16::from(*c)).collect(),
+            int8,
+            signs: query
+                .data
+                .chunks_exact(query.dim.max(1))
+                .flat_map(pack_signs)
+                .collect(),
         }
     }
 
@@ -46,6 +62,10 @@ impl QueryTokens {
 
     pub fn int8_row(&self, i: usize) -> &[i8] {
         &self.int8.codes[i * self.dim..(i + 1) * self.dim]
+    }
+
+    pub fn sign_row(&self, i: usize) -> &[u32] {
+        token_signs(&self.signs, self.dim, i)
     }
 }
 
@@ -119,16 +139,32 @@ fn reference_maxsim(
 
 /// The similarity every backend must compute for query token `qi` and stored token `t`:
 /// f32/f16 a float dot product, int8 an integer dot product of the quantised query and document
-/// scaled by both scales, binary the f32 query against the ±1 signs.
+/// scaled by both scales, binary the dot product of the two ±1 sign vectors (`binary_score`).
 fn similarity(query: &QueryTokens, qi: usize, tokens: &PackedTokens, t: usize) -> f32 {
     let dim = query.dim;
     match tokens {
         PackedTokens::Int8(doc) => int8_similarity(query, qi, doc, dim, t),
-        PackedTokens::F32(_) | PackedTokens::F16(_) | PackedTokens::Binary { .. } => {
+        PackedTokens::Binary { bits, .. } => {
+            let differing: u32 = query
+                .sign_row(qi)
+                .iter()
+                .zip(token_signs(bits, dim, t))
+                .map(|(a, b)| (a ^ b).count_ones())
+                .sum();
+            binary_score(dim, differing)
+        }
+        PackedTokens::F32(_) | PackedTokens::F16(_) => {
             let doc = tokens.decode(dim, t);
             query.row(qi).iter().zip(&doc).map(|(a, b)| a * b).sum()
         }
     }
+}
+
+/// The ±1 dot product of two sign vectors that differ in `differing` of `dim` places: an integer,
+/// so every backend's sums agree to the bit.
+#[inline(always)]
+pub fn binary_score(dim: usize, differing: u32) -> f32 {
+    (dim as i32 - 2 * differing as i32) as f32
 }
 
 fn int8_similarity(query: &QueryTokens, qi: usize, doc: &Int8Tokens, dim: usize, t: usize) -> f32 {
@@ -204,8 +240,8 @@ pub fn top_k(scores: &[f32], k: usize) -> Vec<(usize, f32)> {
     ranked
 }
 
-/// Sign-bit words of token `t` in a binary arena.
-pub(crate) fn sign_words(bits: &[u32], dim: usize, t: usize) -> &[u32] {
+/// Sign-bit words of token `t` in a binary arena (or a query's signs).
+pub(crate) fn token_signs(bits: &[u32], dim: usize, t: usize) -> &[u32] {
     let w = words_per_token(dim);
     &bits[t * w..(t + 1) * w]
 }

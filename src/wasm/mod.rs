@@ -460,4 +460,13 @@ impl Retriever {
     pub fn backend(&self) -> String {
         self.borrow().backend().to_owned()
     }
+
+    /// What `auto` measured for the index's current size: `{ sizeClass, gpuMs, cpuMs }`, or undefined.
+    #[wasm_bindgen(getter, js_name = backendMeasurement)]
+    pub fn backend_measurement(&self) -> Result<JsValue, JsValue> {
+        match self.borrow().backend_measurement() {
+            Some(m) => to_js(&m),
+            None => Ok(JsValue::UNDEFINED),
+        }
+    }
 }

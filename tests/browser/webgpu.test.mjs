@@ -1,6 +1,7 @@
 // The WGSL kernel in the browser: Chromium's WebGPU (SwiftShader here, a software adapter, accepted
 // with gpu: "allow-fallback") must rank exactly like the CPU kernel in every storage precision, and a
-// destroyed device must fall back to the CPU with the same ranking.
+// destroyed device must fall back to the CPU with the same ranking; `auto` must measure SwiftShader as
+// slower than the CPU kernel and keep the CPU.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { serveAndLaunch } from "./browser.mjs";
@@ -34,6 +35,12 @@ test("WebGPU MaxSim matches the CPU in every precision and survives a lost devic
       r.free();
       out.push(run);
     }
+    const auto = await Retriever.load("/models/default/", { gpu: "allow-fallback" });
+    await auto.add(notes);
+    const beforeMeasuring = auto.backend;
+    const measuring = (await auto.search(queries[0], 5)).backend;
+    out.push({ auto: { beforeMeasuring, measuring, measurement: auto.backendMeasurement, after: (await auto.search(queries[1], 5)).backend, backendNow: auto.backend } });
+    auto.free();
     const r = await Retriever.load("/models/default/", { gpu: "allow-fallback", backend: "webgpu" });
     await r.add(notes);
     const before = await r.search(queries[0], 5);
@@ -43,6 +50,10 @@ test("WebGPU MaxSim matches the CPU in every precision and survives a lost devic
     return JSON.parse(JSON.stringify(out, (k, v) => (Array.isArray(v) && v.backend ? { backend: v.backend, hits: [...v] } : v)));
   });
   const lost = runs.pop().lost;
+  const { measurement, ...auto } = runs.pop().auto;
+  // auto times its first search at this size on SwiftShader and on the CPU kernel, then keeps the CPU.
+  assert.deepEqual(auto, { beforeMeasuring: "webgpu", measuring: "webgpu", after: "simd", backendNow: "simd" });
+  assert.ok(measurement.gpuMs > measurement.cpuMs, `a software adapter measures slower: ${JSON.stringify(measurement)}`);
   for (const run of runs) {
     assert.equal(run.gpuError, null, `${run.precision}: ${run.gpuError}`);
     assert.ok(run.adapter, "an adapter name");

@@ -242,6 +242,7 @@ export class LocalEngine {
       passageCount: r.passageCount,
       tokenCount: r.tokenCount,
       backend: r.backend,
+      backendMeasurement: r.backendMeasurement ?? null,
       precision: r.precision,
       modelSha256: r.modelSha256,
       wasmBuild,

@@ -43,7 +43,7 @@ export interface LoadOptions {
    * No GPU is not an error: searches run on the CPU and `gpuError` says why.
    */
   gpu?: boolean | "allow-fallback";
-  /** "auto" (default: the GPU for searches big enough to repay it), or force one backend. */
+  /** "auto" (default: the GPU or the CPU kernel, whichever measured faster at this index size), or force one backend. */
   backend?: "auto" | Backend;
   /**
    * Keep the index in IndexedDB under this name (in Node: in this process's memory, same protocol): reopened on load, each add/remove
@@ -157,6 +157,12 @@ export class Retriever {
   readonly tokenCount: number;
   /** The backend a full-length query would use now. */
   readonly backend: Backend;
+  /**
+   * What `auto` measured at the index's current size (its size class: searches 4x bigger are
+   * measured again): the first search of a class runs on the GPU and is timed against the CPU kernel;
+   * the faster is used from then on. Null before a GPU search of this size, or without a GPU.
+   */
+  readonly backendMeasurement: { sizeClass: number; gpuMs: number; cpuMs: number } | null;
   readonly precision: Precision;
   readonly modelSha256: string;
   /**

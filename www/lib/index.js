@@ -251,6 +251,14 @@ export class Retriever {
     return this.#engine.stats.backend;
   }
 
+  /**
+   * What `auto` measured at the index's current size: `{ sizeClass, gpuMs, cpuMs }` from one search
+   * run on both the GPU and the CPU kernel (the faster is used for that size), or null before then.
+   */
+  get backendMeasurement() {
+    return this.#engine.stats.backendMeasurement;
+  }
+
   /** How document vectors are stored: "int8" (default), "f32", "f16" or "binary". */
   get precision() {
     return this.#engine.stats.precision;
