@@ -263,6 +263,79 @@ fn upsert_replaces_every_passage_of_a_document() {
     assert!(store.contains("a") && !store.contains("c"));
 }
 
+/// `n` tokens of `dim` values from a seeded LCG (not normalised: the kernels must not care).
+fn seeded_doc(seed: &mut u64, n: usize, dim: usize) -> TokenVectors {
+    let data = (0..n * dim)
+        .map(|_| {
+            *seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (*seed >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+        })
+        .collect();
+    vectors(dim, data)
+}
+
+fn assert_close(got: &[f32], want: &[f32], what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}");
+    for (g, w) in got.iter().zip(want) {
+        assert!((g - w).abs() < 1e-4 * (1.0 + w.abs()), "{what}: {g} vs {w}");
+    }
+}
+
+/// The resident copy follows the store by uploading only what changed: added documents go into
+/// spare room (or new chunks), removed ones are only marked dead, metadata costs nothing, and a
+/// copy with more than a quarter dead is uploaded afresh. Scores match the CPU after every change.
+#[test]
+fn gpu_uploads_only_what_changed() {
+    // A small binding limit, so appends also fill chunks and open new ones.
+    let Some(gpu) = common::open_gpu(Some(40_000)) else {
+        return;
+    };
+    let mut seed = 11u64;
+    let dim = 16;
+    let query = QueryTokens::new(&seeded_doc(&mut seed, 8, dim));
+    for precision in Precision::ALL {
+        let what = precision.name();
+        let mut store = TokenStore::new(precision, dim);
+        let add = |store: &mut TokenStore, id: &str, seed: &mut u64, n: usize| {
+            store.upsert(id, vec![whole_text_passage("", seeded_doc(seed, n, dim))]);
+        };
+        for i in 0..60 {
+            add(&mut store, &format!("d{i}"), &mut seed, 5 + i % 23);
+        }
+        let check = |store: &TokenStore, step: &str| {
+            let before = gpu.uploaded_bytes();
+            let got = gpu.score_all(&query, store);
+            assert_close(&got, &ScalarMaxSim.score_all(&query, store), &format!("{what} {step}"));
+            gpu.uploaded_bytes() - before
+        };
+        let full = check(&store, "first upload");
+        assert!(full > 0);
+        add(&mut store, "new-1", &mut seed, 12);
+        add(&mut store, "new-2", &mut seed, 30);
+        let added = check(&store, "two added");
+        assert!(added > 0 && added < full / 10, "{what}: two documents cost {added} of {full} bytes");
+        assert!(store.remove("d7"));
+        assert_eq!(check(&store, "one removed"), 0, "{what}: a removal uploads nothing");
+        add(&mut store, "d3", &mut seed, 9);
+        assert!(check(&store, "one replaced") < full / 10);
+        assert!(store.set_metadata("d4", Some("{}".into())));
+        assert_eq!(check(&store, "metadata"), 0, "{what}: metadata is not on the GPU");
+        for i in 10..40 {
+            store.remove(&format!("d{i}"));
+        }
+        let compacted = check(&store, "half removed");
+        assert!(compacted > 0, "{what}: a mostly dead copy is uploaded afresh");
+        // Past one binding even at 4 bytes a token (binary at dim 16).
+        for i in 0..1_000 {
+            add(&mut store, &format!("more-{i}"), &mut seed, 3 + i % 17);
+        }
+        check(&store, "many added");
+        assert!(gpu.chunk_count() > 1, "{what}: appends opened new chunks");
+    }
+}
+
 /// An index bigger than one storage binding is split into chunks that are dispatched one by one, and
 /// more passages than one dispatch dimension holds fold into a second dimension.
 #[test]
@@ -272,19 +345,7 @@ fn gpu_splits_an_index_across_bindings_and_dispatch_dimensions() {
     };
     let gpu: &'static GpuMaxSim = Box::leak(Box::new(gpu));
     let mut seed = 5u64;
-    let mut doc = |n: usize, dim: usize| {
-        vectors(
-            dim,
-            (0..n * dim)
-                .map(|_| {
-                    seed = seed
-                        .wrapping_mul(6364136223846793005)
-                        .wrapping_add(1442695040888963407);
-                    (seed >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-                })
-                .collect(),
-        )
-    };
+    let mut doc = |n: usize, dim: usize| seeded_doc(&mut seed, n, dim);
     let query = QueryTokens::new(&doc(32, 20));
     let docs: Vec<TokenVectors> = (0..60).map(|i| doc(i % 7 * 9, 20)).collect();
     for precision in Precision::ALL {

@@ -181,6 +181,7 @@ fn build_store(header: Header, tokens: PackedTokens) -> Result<TokenStore> {
     }
     Ok(TokenStore {
         dim: header.dim,
+        passage_ids: super::fresh_passage_ids(passages.len()),
         passages,
         tokens,
         docs,

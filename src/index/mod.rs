@@ -118,6 +118,9 @@ pub struct TokenStore {
     /// Renewed by every change, and unique across stores, so copies elsewhere (the GPU's) know
     /// whether they still mirror this store.
     generation: u64,
+    /// One id per passage, in `passages` order, never reused (across stores too): a copy elsewhere
+    /// (the GPU's) matches its passages to these, so a change costs it only what was added.
+    passage_ids: Vec<u64>,
 }
 
 impl TokenStore {
@@ -128,6 +131,7 @@ impl TokenStore {
             tokens: PackedTokens::new(precision),
             docs: HashMap::new(),
             generation: next_generation(),
+            passage_ids: Vec::new(),
         }
     }
 
@@ -162,6 +166,7 @@ impl TokenStore {
         let mut next_token = self.token_count();
         self.tokens.append(&staged.tokens, self.dim);
         for (range, range_utf16, n) in staged.passages {
+            self.passage_ids.push(next_generation());
             self.passages.push(StoredPassage {
                 doc_id: doc_id.to_owned(),
                 range,
@@ -181,7 +186,10 @@ impl TokenStore {
         self.generation = next_generation();
         let (kept, _gone): (Vec<_>, Vec<_>) = std::mem::take(&mut self.passages)
             .into_iter()
-            .partition(|p| p.doc_id != doc_id);
+            .zip(std::mem::take(&mut self.passage_ids))
+            .partition(|(p, _)| p.doc_id != doc_id);
+        let (kept, ids): (Vec<StoredPassage>, Vec<u64>) = kept.into_iter().unzip();
+        self.passage_ids = ids;
         let keep: Vec<Range<usize>> = kept.iter().map(|p| p.tokens.clone()).collect();
         self.tokens.keep(self.dim, &keep);
         let mut next_token = 0;
@@ -210,6 +218,7 @@ impl TokenStore {
             tokens,
             docs: self.docs.clone(),
             generation: next_generation(),
+            passage_ids: fresh_passage_ids(self.passages.len()),
         }
     }
 
@@ -219,6 +228,11 @@ impl TokenStore {
 
     pub fn tokens(&self) -> &PackedTokens {
         &self.tokens
+    }
+
+    /// Each passage's unique id, in `passages` order.
+    pub fn passage_ids(&self) -> &[u64] {
+        &self.passage_ids
     }
 
     pub fn generation(&self) -> u64 {
@@ -268,6 +282,11 @@ impl TokenStore {
     }
 }
 
+fn fresh_passage_ids(n: usize) -> Vec<u64> {
+    (0..n).map(|_| next_generation()).collect()
+}
+
+/// Generations and passage ids, from one counter: unique across every store of the process.
 fn next_generation() -> u64 {
     static NEXT: AtomicU64 = AtomicU64::new(1);
     NEXT.fetch_add(1, Ordering::Relaxed)
@@ -309,9 +328,14 @@ mod tests {
             .collect();
         assert_eq!(ids, vec![("b", 0..3), ("a", 3..4)]);
         assert_eq!(store.tokens().decode(2, 3), vec![3.0, 3.0]);
+        let a_id = store.passage_ids()[1];
         assert!(store.remove("b"));
         assert!(!store.remove("b"));
         assert_eq!(store.token_count(), 1);
         assert_eq!(store.tokens().decode(2, 0), vec![3.0, 3.0]);
+        assert_eq!(store.passage_ids(), [a_id], "ids follow their passages");
+        store.upsert("c", doc(1, 4.0));
+        assert_eq!(store.passage_ids().len(), 2);
+        assert!(store.passage_ids()[1] > a_id, "a new passage gets a new id");
     }
 }

@@ -1,13 +1,11 @@
 //! The GPU backend: `shaders/maxsim.wgsl` through `wgpu` (WebGPU in the browser, Vulkan/Metal/DX12
-//! natively). The index is uploaded once per store generation and stays resident, split into chunks
-//! that each fit one storage binding; a search writes only the query, dispatches every chunk, and reads
-//! the scores back. Scoring is split into a synchronous `dispatch` and an awaitable
+//! natively). The index stays resident, split into chunks that each fit one storage binding, and is
+//! kept current by uploading only what changed (`Resident`); a search writes only the query,
+//! dispatches every chunk, and reads the scores back. Scoring is split into a synchronous `dispatch` and an awaitable
 //! [`PendingScores::resolve`] because browsers deliver GPU results only from the event loop.
 
 use std::ops::Range;
 use std::sync::{Arc, Mutex};
-
-use wgpu::util::DeviceExt;
 
 use super::QueryTokens;
 use crate::index::{words_per_token, PackedTokens, Precision, StoredPassage, TokenStore};
@@ -23,6 +21,8 @@ const SEGMENT_VALUES: usize = 16_384;
 const MAX_SEGMENT_TOKENS: usize = 4_096;
 /// Widest token vectors the kernel takes (`MAX_DIM4` vec4s in the shader).
 const MAX_DIM: usize = 256;
+/// Room a new chunk leaves for documents added later, at least (tokens).
+const SPARE_TOKENS: usize = 4_096;
 
 /// Why the GPU could not score; the caller falls back to the CPU.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,25 +53,55 @@ pub struct GpuMaxSim {
     failed: Arc<Mutex<Option<String>>>,
     binding_limit: u64,
     resident: Mutex<Option<Resident>>,
+    /// Bytes of index data written to the device so far (queries excluded).
+    uploaded: std::sync::atomic::AtomicU64,
     pub adapter_name: String,
     pub is_fallback_adapter: bool,
 }
 
-/// The index as uploaded: one entry per chunk, plus the query buffers every chunk binds.
+/// The index as uploaded: chunks of consecutive passages, the query buffers every chunk binds, and
+/// which store passage each resident one is. Adding documents appends into the last chunk's spare
+/// room (or a new chunk); removing one only marks its passages dead (scored, then dropped) until dead
+/// tokens pass a quarter of the copy, when the next search uploads it afresh (compaction).
 struct Resident {
     generation: u64,
+    precision: Precision,
+    dim: usize,
     query_capacity: usize,
     query: [wgpu::Buffer; 3],
     chunks: Vec<Chunk>,
+    /// Per resident passage, in dispatch order: the store's passage id and token count; `None` once
+    /// the store no longer has it.
+    passages: Vec<Option<(u64, usize)>>,
+    live_tokens: usize,
+    dead_tokens: usize,
 }
 
 struct Chunk {
+    /// Resident passage slots.
     passages: Range<usize>,
+    tokens: usize,
     n_segments: usize,
+    /// What the buffers hold, in tokens, segments and passages.
+    capacity: [usize; 3],
     params: wgpu::Buffer,
     scores: wgpu::Buffer,
+    doc: wgpu::Buffer,
+    doc_scales: wgpu::Buffer,
+    segments: wgpu::Buffer,
+    passage_segments: wgpu::Buffer,
     segment_max: wgpu::BindGroup,
     passage_sum: wgpu::BindGroup,
+}
+
+/// The stored passages `slots` of `store` laid out for one chunk: token words (and int8 scales)
+/// from the passages' first token, segments relative to it, and each passage's segment range.
+struct ChunkData {
+    words: Vec<u32>,
+    scales: Vec<f32>,
+    segments: Vec<u32>,
+    passage_segments: Vec<u32>,
+    tokens: usize,
 }
 
 impl GpuMaxSim {
@@ -151,6 +181,7 @@ impl GpuMaxSim {
             failed,
             binding_limit: binding_limit.map_or(device_limit, |l| l.min(device_limit)),
             resident: Mutex::new(None),
+            uploaded: Default::default(),
             adapter_name: adapter_label(&info),
             is_fallback_adapter,
         })
@@ -173,6 +204,11 @@ impl GpuMaxSim {
     /// Number of chunks the resident index is split into (0 before the first search).
     pub fn chunk_count(&self) -> usize {
         self.lock_resident().as_ref().map_or(0, |r| r.chunks.len())
+    }
+
+    /// Bytes of index data uploaded to the device so far: what keeping the copy current has cost.
+    pub fn uploaded_bytes(&self) -> u64 {
+        self.uploaded.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn check_health(&self) -> Result<(), GpuError> {
@@ -210,16 +246,20 @@ impl GpuMaxSim {
                 store.dim()
             )));
         }
-        let n_passages = store.passages().len();
         let mut resident = self.lock_resident();
-        let stale = resident.as_ref().is_none_or(|r| {
-            r.generation != store.generation() || r.query_capacity < query.data.len()
+        let query_capacity = query.data.len().max(32 * store.dim());
+        let kept = resident.take().and_then(|mut r| {
+            let usable = r.precision == store.precision()
+                && r.dim == store.dim()
+                && r.query_capacity >= query.data.len();
+            (usable && self.catch_up(&mut r, store).ok()?).then_some(r)
         });
-        if stale {
-            *resident = None; // free the old buffers before allocating new ones
-            *resident = Some(self.upload(store, query.data.len().max(32 * store.dim()))?);
-        }
-        let resident = resident.as_ref().expect("uploaded above");
+        let resident = match kept {
+            Some(r) => resident.insert(r),
+            // The old buffers are freed (taken above) before new ones are allocated.
+            None => resident.insert(self.upload(store, query_capacity)?),
+        };
+        let n_passages = resident.passages.len();
         // The shader's second query binding: int8 codes one per word, or a binary index's sign words.
         let codes: Vec<i32> = match store.precision() {
             Precision::Binary => query.signs.iter().map(|w| *w as i32).collect(),
@@ -271,11 +311,14 @@ impl GpuMaxSim {
             .map_async(wgpu::MapMode::Read, move |result| {
                 let _ = sender.send(result);
             });
+        let live = (resident.passages.iter().any(Option::is_none))
+            .then(|| resident.passages.iter().map(Option::is_some).collect());
         Ok(PendingScores {
             device: self.device.clone(),
             failed: self.failed.clone(),
             staging,
             n_passages,
+            live,
             mapped: receiver,
             submitted,
         })
@@ -283,107 +326,270 @@ impl GpuMaxSim {
 
     /// Splits the store into chunks that fit one binding and uploads them.
     fn upload(&self, store: &TokenStore, query_capacity: usize) -> Result<Resident, GpuError> {
-        let stride = words_per_stored_token(store.precision(), store.dim());
-        let words = token_words(store.tokens(), store.dim());
-        let scales = match store.tokens() {
-            PackedTokens::Int8(t) => t.scales.as_slice(),
-            _ => &[],
-        };
         let query = [
             self.storage_buffer("query", 4 * query_capacity),
             self.storage_buffer("query codes", 4 * query_capacity),
             self.storage_buffer("query scales", 4 * MAX_QUERY_TOKENS),
         ];
-        let segment_tokens = (SEGMENT_VALUES / store.dim().max(1)).clamp(1, MAX_SEGMENT_TOKENS);
-        let query_tokens = query_capacity / store.dim().max(1);
-        let mut chunks = Vec::new();
-        for passages in self.chunk_ranges(store, stride, segment_tokens, query_tokens)? {
-            let stored = &store.passages()[passages.clone()];
-            let tokens = stored[0].tokens.start..stored[stored.len() - 1].tokens.end;
-            let (segments, passage_segments) = segment(stored, tokens.start, segment_tokens);
-            let doc = &words[tokens.start * stride..tokens.end * stride];
-            let doc_scales = if scales.is_empty() {
-                &[][..]
-            } else {
-                &scales[tokens.clone()]
-            };
-            let n_segments = segments.len() / 2;
-            let params = self.device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some("maxsim params"),
-                size: 32,
-                usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
-                mapped_at_creation: false,
-            });
-            let scores = self.device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some("maxsim scores"),
-                size: 4 * passages.len() as u64,
-                usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
-                mapped_at_creation: false,
-            });
-            let partial = self.device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some("maxsim partial"),
-                size: (4 * n_segments.max(1) * query_tokens) as u64,
-                usage: wgpu::BufferUsages::STORAGE,
-                mapped_at_creation: false,
-            });
-            let segments = self.init_buffer("segments", bytemuck::cast_slice(&segments));
-            let doc = self.init_buffer("doc", bytemuck::cast_slice(doc));
-            let doc_scales = self.init_buffer("doc scales", bytemuck::cast_slice(doc_scales));
-            let passage_segments =
-                self.init_buffer("passage segments", bytemuck::cast_slice(&passage_segments));
-            let segment_max = self.bind_group(
-                &self.segment_max[storage_index(store.precision())],
-                &[
-                    (0, &params),
-                    (1, &query[0]),
-                    (2, &query[1]),
-                    (3, &query[2]),
-                    (4, &segments),
-                    (5, &doc),
-                    (6, &doc_scales),
-                    (7, &partial),
-                ],
-            );
-            let passage_sum = self.bind_group(
-                &self.passage_sum,
-                &[
-                    (0, &params),
-                    (7, &partial),
-                    (8, &passage_segments),
-                    (9, &scores),
-                ],
-            );
-            chunks.push(Chunk {
-                passages,
-                n_segments,
-                params,
-                scores,
-                segment_max,
-                passage_sum,
-            });
-        }
-        Ok(Resident {
+        let mut resident = Resident {
             generation: store.generation(),
+            precision: store.precision(),
+            dim: store.dim(),
             query_capacity,
             query,
-            chunks,
-        })
+            chunks: Vec::new(),
+            passages: Vec::new(),
+            live_tokens: 0,
+            dead_tokens: 0,
+        };
+        self.append(&mut resident, store, 0..store.passages().len())?;
+        Ok(resident)
     }
 
-    /// Consecutive passage ranges whose token words, and whose per-segment query maxima, each fit
-    /// the binding limit.
+    /// Brings a resident copy up to `store`: passages the store no longer has are marked dead, new
+    /// ones appended. `Ok(false)`: too much is dead, upload afresh instead.
+    fn catch_up(&self, resident: &mut Resident, store: &TokenStore) -> Result<bool, GpuError> {
+        if resident.generation == store.generation() {
+            return Ok(true);
+        }
+        // The store keeps its passages' order and appends new ones at the end, so one walk pairs
+        // the resident passages with the store's; whatever the walk cannot pair is dead.
+        let ids = store.passage_ids();
+        let mut next = 0;
+        for slot in resident.passages.iter_mut() {
+            if let Some((id, tokens)) = *slot {
+                if ids.get(next) == Some(&id) {
+                    next += 1;
+                } else {
+                    *slot = None;
+                    resident.live_tokens -= tokens;
+                    resident.dead_tokens += tokens;
+                }
+            }
+        }
+        let added: usize = store.passages()[next..]
+            .iter()
+            .map(|p| p.tokens.len())
+            .sum();
+        if 4 * resident.dead_tokens > resident.live_tokens + resident.dead_tokens + added {
+            return Ok(false);
+        }
+        self.append(resident, store, next..store.passages().len())?;
+        resident.generation = store.generation();
+        Ok(true)
+    }
+
+    /// Uploads store passages `slots` after the resident ones: into the last chunk while its spare
+    /// room lasts, then into new chunks.
+    fn append(
+        &self,
+        resident: &mut Resident,
+        store: &TokenStore,
+        slots: Range<usize>,
+    ) -> Result<(), GpuError> {
+        let layout = self.layout(store, resident.query_capacity);
+        let passages = &store.passages()[slots.clone()];
+        let mut start = 0;
+        if let Some(last) = resident.chunks.last_mut() {
+            let fits = self.fitting(passages, &layout, last)?;
+            if fits > 0 {
+                let data = chunk_data(store, &passages[..fits], &layout, last.n_segments);
+                self.write_into(last, &data, &layout);
+                start = fits;
+            }
+        }
+        for range in self.chunk_ranges(&passages[start..], &layout)? {
+            let range = range.start + start..range.end + start;
+            let first_slot = resident.passages.len() + range.start;
+            let data = chunk_data(store, &passages[range.clone()], &layout, 0);
+            resident
+                .chunks
+                .push(self.new_chunk(resident, first_slot, &data, &layout));
+        }
+        for (p, id) in passages.iter().zip(&store.passage_ids()[slots]) {
+            resident.passages.push(Some((*id, p.tokens.len())));
+            resident.live_tokens += p.tokens.len();
+        }
+        Ok(())
+    }
+
+    /// How many of `passages` fit the chunk's spare room.
+    fn fitting(
+        &self,
+        passages: &[StoredPassage],
+        layout: &Layout,
+        chunk: &Chunk,
+    ) -> Result<usize, GpuError> {
+        let [token_room, segment_room, passage_room] = chunk.capacity;
+        let (mut tokens, mut segments) = (chunk.tokens, chunk.n_segments);
+        for (i, p) in passages.iter().enumerate() {
+            tokens += p.tokens.len();
+            segments += p.tokens.len().div_ceil(layout.segment_tokens);
+            let passages = chunk.passages.len() + i + 1;
+            if tokens > token_room || segments > segment_room || passages > passage_room {
+                return Ok(i);
+            }
+        }
+        Ok(passages.len())
+    }
+
+    /// A chunk for `data`, its buffers sized with room to grow (an eighth more, at least
+    /// `SPARE_TOKENS` tokens, within the binding limit), first passage at resident slot `first_slot`.
+    fn new_chunk(
+        &self,
+        resident: &Resident,
+        first_slot: usize,
+        data: &ChunkData,
+        layout: &Layout,
+    ) -> Chunk {
+        let n_passages = data.passage_segments.len() / 2;
+        let n_segments = data.segments.len() / 2;
+        let limit_tokens = (self.binding_limit as usize / (4 * layout.stride)).max(data.tokens);
+        let tokens = (data.tokens + (data.tokens / 8).max(SPARE_TOKENS)).min(limit_tokens);
+        // Room for as many more passages and segments as tokens: even one-token passages fit.
+        let spare = tokens - data.tokens;
+        let limit_segments =
+            (self.binding_limit as usize / (4 * layout.query_tokens.max(1))).max(n_segments);
+        let capacity = [
+            tokens,
+            (n_segments + spare).min(limit_segments),
+            n_passages + spare,
+        ];
+        let [_, segment_cap, passage_cap] = capacity;
+        let buffer = |label, bytes: usize, usage| {
+            self.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(label),
+                // WGSL arrays of vec2/vec4 need a binding of at least one element.
+                size: bytes.max(16) as u64,
+                usage: usage | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            })
+        };
+        let storage = wgpu::BufferUsages::STORAGE;
+        let doc_scales_bytes = if layout.scaled { 4 * tokens } else { 0 };
+        let params = buffer("maxsim params", 32, wgpu::BufferUsages::UNIFORM);
+        let scores = buffer(
+            "maxsim scores",
+            4 * passage_cap,
+            storage | wgpu::BufferUsages::COPY_SRC,
+        );
+        let doc = buffer("doc", 4 * layout.stride * tokens, storage);
+        let doc_scales = buffer("doc scales", doc_scales_bytes, storage);
+        let segments = buffer("segments", 8 * segment_cap, storage);
+        let passage_segments = buffer("passage segments", 8 * passage_cap, storage);
+        let partial = buffer(
+            "maxsim partial",
+            4 * segment_cap * layout.query_tokens,
+            storage,
+        );
+        let segment_max = self.bind_group(
+            &self.segment_max[storage_index(layout.precision)],
+            &[
+                (0, &params),
+                (1, &resident.query[0]),
+                (2, &resident.query[1]),
+                (3, &resident.query[2]),
+                (4, &segments),
+                (5, &doc),
+                (6, &doc_scales),
+                (7, &partial),
+            ],
+        );
+        let passage_sum = self.bind_group(
+            &self.passage_sum,
+            &[
+                (0, &params),
+                (7, &partial),
+                (8, &passage_segments),
+                (9, &scores),
+            ],
+        );
+        let mut chunk = Chunk {
+            passages: first_slot..first_slot,
+            tokens: 0,
+            n_segments: 0,
+            capacity,
+            params,
+            scores,
+            doc,
+            doc_scales,
+            segments,
+            passage_segments,
+            segment_max,
+            passage_sum,
+        };
+        self.write_into(&mut chunk, data, layout);
+        chunk
+    }
+
+    /// Writes `data` after what the chunk holds (the caller checked it fits).
+    fn write_into(&self, chunk: &mut Chunk, data: &ChunkData, layout: &Layout) {
+        let token_offset = chunk.tokens;
+        let segments: Vec<u32> = data
+            .segments
+            .iter()
+            .map(|s| s + token_offset as u32)
+            .collect();
+        let writes: [(&wgpu::Buffer, usize, &[u8]); 4] = [
+            (
+                &chunk.doc,
+                4 * layout.stride * token_offset,
+                bytemuck::cast_slice(&data.words),
+            ),
+            (
+                &chunk.doc_scales,
+                4 * token_offset,
+                bytemuck::cast_slice(&data.scales),
+            ),
+            (
+                &chunk.segments,
+                8 * chunk.n_segments,
+                bytemuck::cast_slice(&segments),
+            ),
+            (
+                &chunk.passage_segments,
+                8 * chunk.passages.len(),
+                bytemuck::cast_slice(&data.passage_segments),
+            ),
+        ];
+        for (buffer, offset, bytes) in writes {
+            if !bytes.is_empty() {
+                self.queue.write_buffer(buffer, offset as u64, bytes);
+                self.uploaded
+                    .fetch_add(bytes.len() as u64, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+        chunk.tokens += data.tokens;
+        chunk.n_segments += data.segments.len() / 2;
+        chunk.passages.end += data.passage_segments.len() / 2;
+    }
+
+    /// How this store's tokens are laid out on the device.
+    fn layout(&self, store: &TokenStore, query_capacity: usize) -> Layout {
+        let segment_tokens = (SEGMENT_VALUES / store.dim().max(1)).clamp(1, MAX_SEGMENT_TOKENS);
+        Layout {
+            precision: store.precision(),
+            dim: store.dim(),
+            stride: words_per_stored_token(store.precision(), store.dim()),
+            segment_tokens,
+            query_tokens: query_capacity / store.dim().max(1),
+            scaled: matches!(store.tokens(), PackedTokens::Int8(_)),
+        }
+    }
+
+    /// Consecutive ranges of `passages` whose token words, and whose per-segment query maxima, each
+    /// fit the binding limit.
     fn chunk_ranges(
         &self,
-        store: &TokenStore,
-        stride: usize,
-        segment_tokens: usize,
-        query_tokens: usize,
+        passages: &[StoredPassage],
+        layout: &Layout,
     ) -> Result<Vec<Range<usize>>, GpuError> {
         let mut ranges: Vec<Range<usize>> = Vec::new();
         let (mut doc_bytes, mut partial_bytes) = (0u64, 0u64);
-        for (i, p) in store.passages().iter().enumerate() {
-            let doc = (4 * stride * p.tokens.len()) as u64;
-            let partial = (4 * query_tokens * p.tokens.len().div_ceil(segment_tokens)) as u64;
+        for (i, p) in passages.iter().enumerate() {
+            let doc = (4 * layout.stride * p.tokens.len()) as u64;
+            let segments = p.tokens.len().div_ceil(layout.segment_tokens);
+            let partial = (4 * layout.query_tokens * segments) as u64;
             if doc.max(partial) > self.binding_limit {
                 return Err(GpuError::TooLarge(format!(
                     "a passage of {} tokens needs {} bytes; one binding holds {}",
@@ -437,19 +643,6 @@ impl GpuMaxSim {
             mapped_at_creation: false,
         })
     }
-
-    /// A storage buffer holding `bytes`, padded to at least 16 bytes: WGSL arrays of `vec2`/`vec4`
-    /// need a binding of at least one element, and empty bindings are invalid.
-    fn init_buffer(&self, label: &str, bytes: &[u8]) -> wgpu::Buffer {
-        let mut contents = bytes.to_vec();
-        contents.resize(bytes.len().max(16), 0);
-        self.device
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some(label),
-                contents: &contents,
-                usage: wgpu::BufferUsages::STORAGE,
-            })
-    }
 }
 
 /// Scores on their way back from the GPU.
@@ -459,6 +652,8 @@ pub struct PendingScores {
     failed: Arc<Mutex<Option<String>>>,
     staging: wgpu::Buffer,
     n_passages: usize,
+    /// Which resident passages the store still has (None: all): the others' scores are dropped.
+    live: Option<Vec<bool>>,
     mapped: futures_channel::oneshot::Receiver<Result<(), wgpu::BufferAsyncError>>,
     submitted: web_time::Instant,
 }
@@ -493,10 +688,18 @@ impl PendingScores {
                 .slice(..)
                 .get_mapped_range()
                 .map_err(|e| GpuError::DeviceLost(e.to_string()))?;
-            view.chunks_exact(4)
+            let scores = view
+                .chunks_exact(4)
                 .take(self.n_passages)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect()
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+            match &self.live {
+                Some(live) => scores
+                    .zip(live)
+                    .filter(|(_, l)| **l)
+                    .map(|(s, _)| s)
+                    .collect(),
+                None => scores.collect(),
+            }
         };
         self.staging.unmap();
         Ok(scores)
@@ -599,6 +802,53 @@ fn segment(passages: &[StoredPassage], base: usize, segment_tokens: usize) -> (V
     (segments, passage_segments)
 }
 
+/// How a store's tokens sit on the device (fixed for a resident copy).
+struct Layout {
+    precision: Precision,
+    dim: usize,
+    /// u32 words per token.
+    stride: usize,
+    segment_tokens: usize,
+    /// Query tokens the `partial` buffers have room for.
+    query_tokens: usize,
+    /// Whether tokens carry an int8 scale.
+    scaled: bool,
+}
+
+/// `passages`' data for a chunk whose segments so far number `first_segment`.
+fn chunk_data(
+    store: &TokenStore,
+    passages: &[StoredPassage],
+    layout: &Layout,
+    first_segment: usize,
+) -> ChunkData {
+    let Some(first) = passages.first() else {
+        return ChunkData {
+            words: Vec::new(),
+            scales: Vec::new(),
+            segments: Vec::new(),
+            passage_segments: Vec::new(),
+            tokens: 0,
+        };
+    };
+    let tokens = first.tokens.start..passages[passages.len() - 1].tokens.end;
+    let (segments, mut passage_segments) = segment(passages, tokens.start, layout.segment_tokens);
+    passage_segments
+        .iter_mut()
+        .for_each(|s| *s += first_segment as u32);
+    let scales = match store.tokens() {
+        PackedTokens::Int8(t) => t.scales[tokens.clone()].to_vec(),
+        _ => Vec::new(),
+    };
+    ChunkData {
+        words: token_words(store.tokens(), layout.dim, tokens.clone()),
+        scales,
+        segments,
+        passage_segments,
+        tokens: tokens.len(),
+    }
+}
+
 /// u32 words per token on the GPU: every token starts on a word boundary.
 fn words_per_stored_token(precision: Precision, dim: usize) -> usize {
     match precision {
@@ -609,19 +859,19 @@ fn words_per_stored_token(precision: Precision, dim: usize) -> usize {
     }
 }
 
-/// The arena's scanned tier repacked as whole words per token.
-fn token_words(tokens: &PackedTokens, dim: usize) -> Vec<u32> {
+/// The scanned tier of arena tokens `range`, repacked as whole words per token.
+fn token_words(tokens: &PackedTokens, dim: usize, range: Range<usize>) -> Vec<u32> {
+    let values = range.start * dim..range.end * dim;
     match tokens {
-        PackedTokens::F32(data) => data.iter().map(|v| v.to_bits()).collect(),
-        PackedTokens::F16(data) => data
+        PackedTokens::F32(data) => data[values].iter().map(|v| v.to_bits()).collect(),
+        PackedTokens::F16(data) => data[values]
             .chunks_exact(dim)
             .flat_map(|row| {
                 row.chunks(2)
                     .map(|p| pack_halves(p[0].to_bits(), p.get(1).map_or(0, |h| h.to_bits())))
             })
             .collect(),
-        PackedTokens::Int8(t) => t
-            .codes
+        PackedTokens::Int8(t) => t.codes[values]
             .chunks_exact(dim)
             .flat_map(|row| {
                 row.chunks(4).map(|quad| {
@@ -631,7 +881,10 @@ fn token_words(tokens: &PackedTokens, dim: usize) -> Vec<u32> {
                 })
             })
             .collect(),
-        PackedTokens::Binary { bits, .. } => bits.clone(),
+        PackedTokens::Binary { bits, .. } => {
+            let w = words_per_token(dim);
+            bits[range.start * w..range.end * w].to_vec()
+        }
     }
 }
 
