@@ -1,7 +1,10 @@
 // npm run bench:encode — encoder speed of the built wasm package against onnxruntime-web (wasm backend,
 // one thread, SIMD) on the same ONNX file and token ids, in Node and in headless Chromium, in one run.
 // Also prints the shipped .wasm size, raw and gzipped. Speed claims need an idle machine.
-import { readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { availableParallelism, tmpdir } from "node:os";
+import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import * as ort from "onnxruntime-web";
 import { Retriever } from "colbert-wasm";
@@ -13,14 +16,36 @@ import { repoRoot } from "../tests/node/helpers.mjs";
 const reps = Number(process.env.REPS ?? 20);
 const bundleDir = `${repoRoot}models/default/`;
 
+/** The native build-time indexer (`colbert-wasm index`, every core) on 96 documents of ~180 tokens,
+ *  against onnxruntime-web single-thread documents/s measured in Node above. */
+function reportNativeIndexer(ortDocsPerSec) {
+  const indexer = process.env.COLBERT_INDEXER ?? `${repoRoot}target/native-test/colbert-wasm`;
+  if (!existsSync(indexer)) return console.log(`native indexer: not built (${indexer}; cargo build --profile native-test)`);
+  const vault = mkdtempSync(join(tmpdir(), "bench-vault-"));
+  try {
+    const words = "the patient cohort showed reduced inflammation after treatment with low dose aspirin over twelve weeks".split(" ");
+    for (let i = 0; i < 96; i++) {
+      const text = Array.from({ length: 178 }, (_, j) => words[(i + j) % words.length]).join(" ");
+      writeFileSync(join(vault, `doc-${i}.txt`), text);
+    }
+    const out = execFileSync(indexer, ["index", vault, "--bundle", bundleDir, "-o", join(vault, "bench.cwix")], { encoding: "utf8" });
+    const docsPerSec = Number(/([\d.]+) docs\/s/.exec(out)?.[1]);
+    console.log(`[native indexer, ${availableParallelism()} threads] ${docsPerSec.toFixed(1)} docs/s | ours/onnxruntime-web single-thread (Node) ${(docsPerSec / ortDocsPerSec).toFixed(2)} (goal >= 5)`);
+  } finally {
+    rmSync(vault, { recursive: true });
+  }
+}
+
 const mib = (n) => (n / 2 ** 20).toFixed(2);
 for (const file of ["colbert_wasm_bg.wasm", "colbert_wasm_relaxed_bg.wasm"]) {
   const wasm = readFileSync(`${repoRoot}www/pkg/${file}`);
   console.log(`shipped ${file}: ${mib(wasm.length)} MiB raw, ${mib(gzipSync(wasm, { level: 9 }).length)} MiB gzipped (goal <= 3 MiB gzipped; a page loads one of the two)`);
 }
 
-const node = await benchEncode({ Retriever, ort, bundleUrl: bundleDir, modelBytes: readFileSync(`${bundleDir}model.onnx`), reps });
+const encoders = availableParallelism();
+const node = await benchEncode({ Retriever, ort, bundleUrl: bundleDir, modelBytes: readFileSync(`${bundleDir}model.onnx`), reps, encoders });
 report("node", node);
+reportNativeIndexer(node.document.ortDocsPerSec);
 
 const server = await startServer(0, "127.0.0.1", ["scripts/bench", "node_modules/onnxruntime-web/dist"]);
 const browser = await launchChromium();

@@ -307,7 +307,11 @@ fn gpu_uploads_only_what_changed() {
         let check = |store: &TokenStore, step: &str| {
             let before = gpu.uploaded_bytes();
             let got = gpu.score_all(&query, store);
-            assert_close(&got, &ScalarMaxSim.score_all(&query, store), &format!("{what} {step}"));
+            assert_close(
+                &got,
+                &ScalarMaxSim.score_all(&query, store),
+                &format!("{what} {step}"),
+            );
             gpu.uploaded_bytes() - before
         };
         let full = check(&store, "first upload");
@@ -315,18 +319,32 @@ fn gpu_uploads_only_what_changed() {
         add(&mut store, "new-1", &mut seed, 12);
         add(&mut store, "new-2", &mut seed, 30);
         let added = check(&store, "two added");
-        assert!(added > 0 && added < full / 10, "{what}: two documents cost {added} of {full} bytes");
+        assert!(
+            added > 0 && added < full / 10,
+            "{what}: two documents cost {added} of {full} bytes"
+        );
         assert!(store.remove("d7"));
-        assert_eq!(check(&store, "one removed"), 0, "{what}: a removal uploads nothing");
+        assert_eq!(
+            check(&store, "one removed"),
+            0,
+            "{what}: a removal uploads nothing"
+        );
         add(&mut store, "d3", &mut seed, 9);
         assert!(check(&store, "one replaced") < full / 10);
         assert!(store.set_metadata("d4", Some("{}".into())));
-        assert_eq!(check(&store, "metadata"), 0, "{what}: metadata is not on the GPU");
+        assert_eq!(
+            check(&store, "metadata"),
+            0,
+            "{what}: metadata is not on the GPU"
+        );
         for i in 10..40 {
             store.remove(&format!("d{i}"));
         }
         let compacted = check(&store, "half removed");
-        assert!(compacted > 0, "{what}: a mostly dead copy is uploaded afresh");
+        assert!(
+            compacted > 0,
+            "{what}: a mostly dead copy is uploaded afresh"
+        );
         // Past one binding even at 4 bytes a token (binary at dim 16).
         for i in 0..1_000 {
             add(&mut store, &format!("more-{i}"), &mut seed, 3 + i % 17);

@@ -230,6 +230,27 @@ impl TokenStore {
         &self.tokens
     }
 
+    /// Every document as staged for another store's commit, in store order (what a pool of encoders
+    /// hands the store that keeps the index).
+    pub fn into_staged(self) -> Vec<(String, DocInfo, StagedDocument)> {
+        let mut out: Vec<(String, DocInfo, StagedDocument)> = Vec::new();
+        for p in &self.passages {
+            if out.last().is_none_or(|(id, _, _)| *id != p.doc_id) {
+                let info = self.docs.get(&p.doc_id).cloned().unwrap_or_default();
+                let staged = StagedDocument::new(self.precision(), self.dim);
+                out.push((p.doc_id.clone(), info, staged));
+            }
+            let staged = &mut out.last_mut().expect("pushed above").2;
+            let tokens = self
+                .tokens
+                .gathered(self.dim, std::slice::from_ref(&p.tokens));
+            staged.tokens.append(&tokens, self.dim);
+            let passage = (p.range.clone(), p.range_utf16.clone(), p.tokens.len());
+            staged.passages.push(passage);
+        }
+        out
+    }
+
     /// Each passage's unique id, in `passages` order.
     pub fn passage_ids(&self) -> &[u64] {
         &self.passage_ids

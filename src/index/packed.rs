@@ -119,9 +119,11 @@ impl Int8Tokens {
         self.scales.extend_from_slice(&other.scales);
     }
 
-    fn keep(&mut self, dim: usize, keep: &[Range<usize>]) {
-        self.codes = gather(&self.codes, dim, keep);
-        self.scales = gather(&self.scales, 1, keep);
+    fn gathered(&self, dim: usize, keep: &[Range<usize>]) -> Int8Tokens {
+        Int8Tokens {
+            codes: gather(&self.codes, dim, keep),
+            scales: gather(&self.scales, 1, keep),
+        }
     }
 }
 
@@ -234,14 +236,19 @@ impl PackedTokens {
 
     /// Keeps only the tokens in `keep` (ascending, disjoint), in order.
     pub fn keep(&mut self, dim: usize, keep: &[Range<usize>]) {
+        *self = self.gathered(dim, keep);
+    }
+
+    /// A copy of the tokens in `keep` (ascending, disjoint), in order.
+    pub fn gathered(&self, dim: usize, keep: &[Range<usize>]) -> PackedTokens {
         match self {
-            PackedTokens::F32(data) => *data = gather(data, dim, keep),
-            PackedTokens::F16(data) => *data = gather(data, dim, keep),
-            PackedTokens::Int8(tokens) => tokens.keep(dim, keep),
-            PackedTokens::Binary { bits, rerank } => {
-                *bits = gather(bits, words_per_token(dim), keep);
-                rerank.keep(dim, keep);
-            }
+            PackedTokens::F32(data) => PackedTokens::F32(gather(data, dim, keep)),
+            PackedTokens::F16(data) => PackedTokens::F16(gather(data, dim, keep)),
+            PackedTokens::Int8(tokens) => PackedTokens::Int8(tokens.gathered(dim, keep)),
+            PackedTokens::Binary { bits, rerank } => PackedTokens::Binary {
+                bits: gather(bits, words_per_token(dim), keep),
+                rerank: rerank.gathered(dim, keep),
+            },
         }
     }
 

@@ -9,7 +9,7 @@ use std::ops::Range;
 
 use super::{AddReport, NewDocument, Retriever};
 use crate::error::{Error, Result};
-use crate::index::{DocInfo, NewPassage, StagedDocument};
+use crate::index::{DocInfo, NewPassage, StagedDocument, TokenStore};
 use crate::model::Encoding;
 use crate::offsets::utf16_range;
 
@@ -58,11 +58,7 @@ impl Retriever {
         let mut passages_total = 0;
         for doc in docs {
             let content_hash = crate::model::sha256_hex(doc.text.as_bytes());
-            let unchanged = self
-                .store
-                .doc_info(doc.id)
-                .is_some_and(|info| info.content_hash == content_hash);
-            let todo = if unchanged {
+            let todo = if self.stored_hash_is(doc.id, doc.text) {
                 None
             } else {
                 Some(self.tokenizer.document_passages(doc.text)?.into())
@@ -161,6 +157,75 @@ impl Retriever {
             }
         }
         Ok(report)
+    }
+
+    /// For each document, whether its text is stored exactly as given (so it needs no encoding).
+    pub fn unchanged(&self, docs: &[NewDocument]) -> Vec<bool> {
+        docs.iter()
+            .map(|doc| self.stored_hash_is(doc.id, doc.text))
+            .collect()
+    }
+
+    fn stored_hash_is(&self, id: &str, text: &str) -> bool {
+        let hash = crate::model::sha256_hex(text.as_bytes());
+        self.store
+            .doc_info(id)
+            .is_some_and(|info| info.content_hash == hash)
+    }
+
+    /// Commits documents encoded by another retriever of the same model and precision (its
+    /// `export_index` holding just them: a pool of encoders), together with the metadata of
+    /// `unchanged` documents (texts checked by [`Retriever::unchanged`]), as one all-or-nothing commit.
+    pub fn commit_encoded(
+        &mut self,
+        encoded: &[u8],
+        unchanged: &[NewDocument],
+    ) -> Result<AddReport> {
+        let other = TokenStore::from_bytes(encoded, &self.model_sha256)?;
+        if other.precision() != self.store.precision() || other.dim() != self.store.dim() {
+            return Err(Error::Index(format!(
+                "encoded documents are {} at dim {}; this index is {} at dim {}",
+                other.precision().name(),
+                other.dim(),
+                self.store.precision().name(),
+                self.store.dim()
+            )));
+        }
+        let mut docs = Vec::new();
+        for (id, info, staged) in other.into_staged() {
+            let todo = Some(Default::default()); // encoded: nothing left to do
+            let text = String::new(); // only needed while encoding
+            docs.push(PendingDocument {
+                id,
+                info,
+                text,
+                todo,
+                staged,
+            });
+        }
+        for doc in unchanged {
+            if !self.stored_hash_is(doc.id, doc.text) {
+                return Err(Error::InvalidInput(format!(
+                    "document '{}' changed after it was checked: add it again",
+                    doc.id
+                )));
+            }
+            let content_hash = crate::model::sha256_hex(doc.text.as_bytes());
+            docs.push(PendingDocument {
+                id: doc.id.to_owned(),
+                info: DocInfo::new(content_hash, doc.metadata.clone()),
+                text: String::new(),
+                todo: None,
+                staged: StagedDocument::new(self.store.precision(), self.store.dim()),
+            });
+        }
+        let job = AddJob {
+            docs,
+            generation: self.store.generation(),
+            passages_total: 0,
+            passages_done: 0,
+        };
+        self.commit_add(job)
     }
 
     /// Adds a batch with its encoding spread over `threads` threads (natively: the build-time

@@ -94,6 +94,41 @@ impl<'a> From<&'a SearchResults> for JsSearchResults<'a> {
     }
 }
 
+/// A batch's metadata strings ("" for none), one per id, after checking the lengths agree.
+fn batch_metadata(
+    ids: &[String],
+    texts: &[String],
+    metadata: Option<Vec<String>>,
+) -> Result<Vec<String>, JsValue> {
+    let metadata = metadata.unwrap_or_else(|| vec![String::new(); ids.len()]);
+    if ids.len() != texts.len() || ids.len() != metadata.len() {
+        let msg = format!(
+            "{} ids, {} texts, {} metadata",
+            ids.len(),
+            texts.len(),
+            metadata.len()
+        );
+        return Err(into_error(Error::InvalidInput(msg)));
+    }
+    Ok(metadata)
+}
+
+fn new_documents<'a>(
+    ids: &'a [String],
+    texts: &'a [String],
+    metadata: &[String],
+) -> Vec<crate::retriever::NewDocument<'a>> {
+    ids.iter()
+        .zip(texts)
+        .zip(metadata)
+        .map(|((id, text), meta)| crate::retriever::NewDocument {
+            id,
+            text,
+            metadata: Some(meta.clone()).filter(|m| !m.is_empty()),
+        })
+        .collect()
+}
+
 /// Plain JS objects and arrays (not `Map`s) for JSON metadata.
 fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
     value
@@ -260,26 +295,8 @@ impl Retriever {
         texts: Vec<String>,
         metadata: Option<Vec<String>>,
     ) -> Result<PendingAdd, JsValue> {
-        let metadata = metadata.unwrap_or_else(|| vec![String::new(); ids.len()]);
-        if ids.len() != texts.len() || ids.len() != metadata.len() {
-            let msg = format!(
-                "{} ids, {} texts, {} metadata",
-                ids.len(),
-                texts.len(),
-                metadata.len()
-            );
-            return Err(into_error(Error::InvalidInput(msg)));
-        }
-        let docs: Vec<crate::retriever::NewDocument> = ids
-            .iter()
-            .zip(&texts)
-            .zip(metadata)
-            .map(|((id, text), meta)| crate::retriever::NewDocument {
-                id,
-                text,
-                metadata: Some(meta).filter(|m| !m.is_empty()),
-            })
-            .collect();
+        let metadata = batch_metadata(&ids, &texts, metadata)?;
+        let docs = new_documents(&ids, &texts, &metadata);
         let job = self.borrow().begin_add(&docs).map_err(into_error)?;
         Ok(PendingAdd { job })
     }
@@ -290,6 +307,38 @@ impl Retriever {
         self.borrow()
             .encode_step(&mut job.job, max_passages)
             .map_err(into_error)
+    }
+
+    /// For each document, whether its text is stored exactly as given (an encoder pool skips those).
+    #[wasm_bindgen(js_name = unchangedOf)]
+    pub fn unchanged_of(&self, ids: Vec<String>, texts: Vec<String>) -> Result<Vec<u8>, JsValue> {
+        let metadata = batch_metadata(&ids, &texts, None)?;
+        let docs = new_documents(&ids, &texts, &metadata);
+        Ok(self.borrow().unchanged(&docs).into_iter().map(u8::from).collect())
+    }
+
+    /// Commits documents another retriever of this model encoded (its `exportIndex` of just them),
+    /// with the metadata of unchanged documents (`ids`, `texts`, `metadata`), all or nothing; returns
+    /// `{ encoded, unchanged }`.
+    #[wasm_bindgen(js_name = commitEncoded)]
+    pub fn commit_encoded(
+        &self,
+        encoded: &[u8],
+        ids: Vec<String>,
+        texts: Vec<String>,
+        metadata: Option<Vec<String>>,
+    ) -> Result<JsValue, JsValue> {
+        let metadata = batch_metadata(&ids, &texts, metadata)?;
+        let unchanged = new_documents(&ids, &texts, &metadata);
+        let report = self
+            .inner
+            .borrow_mut()
+            .commit_encoded(encoded, &unchanged)
+            .map_err(into_error)?;
+        to_js(&JsAddReport {
+            encoded: report.encoded,
+            unchanged: report.unchanged,
+        })
     }
 
     /// Stores the batch (encoding what is left); resolves to `{ encoded, unchanged }`.

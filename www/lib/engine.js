@@ -9,7 +9,7 @@ import { openStorage } from "./storage.js";
 export { isNode };
 
 /** Engine methods whose last argument is a progress callback (the worker relays it as messages). */
-export const PROGRESS_METHODS = new Set(["open", "add"]);
+export const PROGRESS_METHODS = new Set(["open", "add", "encodeBatch"]);
 
 export class LocalEngine {
   #inner;
@@ -17,6 +17,8 @@ export class LocalEngine {
   #opened;
   #abortRequested = false;
   #writes = Promise.resolve();
+  /** An encoder pool's engine: its index exported while empty, to return to between batches. */
+  #emptyIndex = null;
 
   /** With `persist`: where the index is stored. */
   #storage = null;
@@ -179,6 +181,30 @@ export class LocalEngine {
       }
       return inner.commitAdd(job);
     }));
+  }
+
+  /**
+   * For an encoder pool (pool.js): encodes a batch into this engine's own index, which is empty
+   * between batches, and returns it as an exported index file for the engine that keeps the index.
+   */
+  async encodeBatch(ids, texts, metadata, onProgress) {
+    this.#emptyIndex ??= this.#inner.exportIndex();
+    try {
+      await this.add(ids, texts, metadata, onProgress);
+      return this.#inner.exportIndex();
+    } finally {
+      this.#inner.importIndex(this.#emptyIndex);
+    }
+  }
+
+  /** For each document, whether its text is stored as given (a pool does not encode those). */
+  unchangedOf(ids, texts) {
+    return this.#guarded((inner) => Array.from(inner.unchangedOf(ids, texts), Boolean));
+  }
+
+  /** Commits a pool's encoded batch with the batch's unchanged documents' metadata, as one change. */
+  commitEncoded(bytes, ids, texts, metadata) {
+    return this.#commit(() => this.#guarded((inner) => inner.commitEncoded(bytes, ids, texts, metadata)));
   }
 
   /** Stops the add in progress at its next passage (it rejects with an AbortError). */

@@ -63,6 +63,14 @@ export interface LoadOptions {
    *  4,000,000. Long documents are encoded passage by passage, so memory stays bounded by one batch's
    *  packed vectors; this limit only guards against pasting a whole book by mistake. */
   maxDocumentLength?: number;
+  /**
+   * How many engines encode an `add` of more than one chunk (8 documents): above 1, a pool of
+   * workers (Web Workers; worker_threads in Node), each with its own copy of the model, encodes chunks
+   * in parallel while this retriever commits them in order, each chunk all or nothing. Default: in
+   * browsers one per core, at most 4 and at most a quarter of the device's memory (about 300 MB
+   * each); 1 in Node. Pool workers start on the first big `add` and stop after 30 s idle.
+   */
+  encoders?: number;
 }
 
 export interface SearchOptions {

@@ -1,26 +1,42 @@
 // colbert-wasm: the package entry. In browsers the model runs in a Web Worker (worker.js), so no call
 // blocks the page; in Node it runs in-thread. All retrieval logic lives in Rust (www/pkg).
 import { LocalEngine, PROGRESS_METHODS, isNode } from "./engine.js";
+import { EncoderPool, addInOrder, addInPool, defaultEncoders } from "./pool.js";
 import { openStorage } from "./storage.js";
 import {
-  checkBytes, checkDocuments, checkFilter, checkId, checkK, checkMaxDocumentLength, checkOffset, checkString, checkTokenIds,
+  checkBytes, checkDocuments, checkEncoders, checkFilter, checkId, checkK, checkMaxDocumentLength, checkOffset, checkString, checkTokenIds,
 } from "./validate.js";
 
 const ADD_CHUNK = 8;
 
-/** Forwards engine calls to worker.js and resolves them by message id. */
+/**
+ * Forwards engine calls to worker.js (a Web Worker, or a worker_threads Worker in Node) and resolves
+ * them by message id. A worker that fails or is stopped rejects every call in flight with an
+ * `EngineError` whose `workerLost` is true, and takes no more calls.
+ */
 class WorkerEngine {
   #worker;
   #pending = new Map();
   #nextId = 0;
   stats = {};
+  lost = false;
 
-  constructor() {
-    this.#worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
-    this.#worker.onmessage = ({ data }) => {
+  static async start() {
+    // Written out in full so bundlers (Vite, webpack) recognise the worker and bundle its imports.
+    if (!isNode) return new WorkerEngine(new Worker(new URL("./worker.js", import.meta.url), { type: "module" }));
+    const { Worker: NodeWorker } = await import("node:worker_threads");
+    // Not the pattern above, so bundlers for browsers leave this Node-only URL alone.
+    const script = "./worker.js";
+    return new WorkerEngine(new NodeWorker(new URL(script, import.meta.url)));
+  }
+
+  constructor(worker) {
+    this.#worker = worker;
+    const onMessage = (data) => {
       const call = this.#pending.get(data.id);
+      if (!call) return;
       if (data.progress) return call.onProgress?.(...data.progress);
-      this.#pending.delete(data.id);
+      this.#settled(data.id);
       if (data.error) {
         const err = new Error(data.error.message);
         err.name = data.error.name;
@@ -30,24 +46,56 @@ class WorkerEngine {
         call.resolve(data.result);
       }
     };
-    this.#worker.onerror = (event) => {
-      const err = new Error(`the retriever's worker failed: ${event.message ?? "unknown error"}`);
-      for (const call of this.#pending.values()) call.reject(err);
-      this.#pending.clear();
-    };
+    const onFailure = (why) => this.#lose(`the retriever's worker failed: ${why?.message ?? why ?? "unknown error"}`);
+    if (isNode) {
+      worker.on("message", onMessage);
+      worker.on("error", onFailure);
+      worker.on("exit", (code) => this.#lose(`the retriever's worker exited (code ${code})`));
+      worker.unref(); // an idle worker does not keep Node running; a call refs it (#settled unrefs)
+    } else {
+      worker.onmessage = ({ data }) => onMessage(data);
+      worker.onerror = (event) => onFailure(event);
+    }
   }
 
   call(method, args = [], onProgress = undefined) {
+    if (this.lost) return Promise.reject(lostError("the retriever's worker is gone"));
     return new Promise((resolve, reject) => {
       const id = this.#nextId++;
       this.#pending.set(id, { resolve, reject, onProgress });
+      if (isNode && this.#pending.size === 1) this.#worker.ref();
       this.#worker.postMessage({ id, method, args });
     });
   }
 
-  terminate() {
+  #settled(id) {
+    this.#pending.delete(id);
+    if (isNode && this.#pending.size === 0) this.#worker.unref();
+  }
+
+  #lose(why) {
+    if (this.lost) return;
+    this.lost = true;
+    for (const call of this.#pending.values()) call.reject(lostError(why));
+    this.#pending.clear();
     this.#worker.terminate();
   }
+
+  /** Stops the worker as a crash would (calls in flight reject); also how `terminate` ends it. */
+  kill() {
+    this.#lose("the retriever's worker was stopped");
+  }
+
+  terminate() {
+    this.kill();
+  }
+}
+
+function lostError(message) {
+  const err = new Error(message);
+  err.name = "EngineError";
+  err.workerLost = true;
+  return err;
 }
 
 /** Runs a LocalEngine in this thread behind the same `call` interface as WorkerEngine. */
@@ -82,16 +130,19 @@ function engineOptions({ precision, gpu, backend, persist }) {
 
 function pickEngine(options) {
   const useWorker = options.worker ?? (!isNode && typeof Worker !== "undefined");
-  return useWorker ? new WorkerEngine() : new InThreadEngine();
+  return useWorker ? WorkerEngine.start() : new InThreadEngine();
 }
 
 export class Retriever {
   #engine;
   #maxDocumentLength;
+  /** With more than one encoder: the pool that encodes `add`'s chunks in parallel (pool.js). */
+  #pool;
 
-  constructor(engine, options = {}) {
+  constructor(engine, options = {}, pool = null) {
     this.#engine = engine;
     this.#maxDocumentLength = checkMaxDocumentLength(options.maxDocumentLength);
+    this.#pool = pool;
   }
 
   /**
@@ -101,9 +152,11 @@ export class Retriever {
   static async load(location, options = {}) {
     if (!(location instanceof URL)) checkString(location, "location");
     checkMaxDocumentLength(options.maxDocumentLength);
-    const engine = pickEngine(options);
-    await engine.call("open", [{ url: bundleUrl(location) }, engineOptions(options)], options.onProgress);
-    return Retriever.#warmed(engine, options);
+    checkEncoders(options.encoders);
+    const engine = await pickEngine(options);
+    const source = { url: bundleUrl(location) };
+    await engine.call("open", [source, engineOptions(options)], options.onProgress);
+    return Retriever.#warmed(engine, source, options);
   }
 
   /**
@@ -112,9 +165,11 @@ export class Retriever {
    */
   static async fromBytes({ manifest, model, tokenizer, modelData }, options = {}) {
     checkMaxDocumentLength(options.maxDocumentLength);
-    const engine = pickEngine(options);
-    await engine.call("open", [{ bytes: { manifest, model, tokenizer, modelData } }, engineOptions(options)]);
-    return Retriever.#warmed(engine, options);
+    checkEncoders(options.encoders);
+    const engine = await pickEngine(options);
+    const source = { bytes: { manifest, model, tokenizer, modelData } };
+    await engine.call("open", [source, engineOptions(options)]);
+    return Retriever.#warmed(engine, source, options);
   }
 
   /**
@@ -123,9 +178,13 @@ export class Retriever {
    * most for the rest of the warm-up). Measured in Chromium: first search 43 ms without, 23 ms with.
    * In-thread (Node) there is nothing to overlap it with, so none.
    */
-  static #warmed(engine, options) {
+  static #warmed(engine, source, options) {
     if (engine instanceof WorkerEngine) engine.call("warmUp").catch(() => {});
-    return new Retriever(engine, options);
+    const encoders = checkEncoders(options.encoders) ?? defaultEncoders();
+    // The pool's engines open the same bundle (through the offline cache) in the same precision.
+    const open = [source, { precision: options.precision, gpu: false }];
+    const pool = encoders > 1 ? new EncoderPool(encoders, open, () => WorkerEngine.start()) : null;
+    return new Retriever(engine, options, pool);
   }
 
   /** Deletes a stored index (see the `persist` option): the explicit way to start over. */
@@ -135,34 +194,35 @@ export class Retriever {
 
   /**
    * Adds (or replaces) documents: `[{ id, text, metadata? }]`. A document whose text is unchanged is
-   * not encoded again (its metadata is still updated). Documents are committed in small chunks, each
-   * all-or-nothing (and, with `persist`, stored in one transaction); `onProgress(done, total)` follows
-   * them and `signal` stops before the next chunk (chunks already committed stay). Resolves to
-   * `{ encoded, unchanged }`.
+   * not encoded again (its metadata is still updated). Documents are committed in small chunks, in
+   * order, each all-or-nothing (and, with `persist`, stored in one transaction); with `encoders` > 1
+   * several chunks are encoded at once (see LoadOptions). `onProgress(done, total, { done, total })`
+   * follows documents committed and passages encoded; `signal` stops every chunk being encoded at its
+   * next passage (chunks already committed stay). Resolves to `{ encoded, unchanged }`.
    */
   async add(docs, { onProgress, signal } = {}) {
     const { ids, texts, metadata } = checkDocuments(docs, this.#maxDocumentLength);
-    const report = { encoded: 0, unchanged: 0 };
-    // The engine stops the chunk it is encoding at its next passage.
-    const abort = () => this.#engine.call("abortAdd").catch(() => {});
+    const chunks = [];
+    for (let start = 0; start < ids.length; start += ADD_CHUNK) {
+      const end = Math.min(start + ADD_CHUNK, ids.length);
+      chunks.push({ start, end, ids: ids.slice(start, end), texts: texts.slice(start, end), metadata: metadata.slice(start, end) });
+    }
+    // An id twice across chunks must be committed in order of encoding: leave that to one engine.
+    const pooled = this.#pool && chunks.length > 1 && new Set(ids).size === ids.length;
+    const addChunks = pooled ? addInPool : addInOrder;
+    const abort = () => {
+      // The engines stop the chunks they are encoding at their next passage.
+      this.#engine.call("abortAdd").catch(() => {});
+      this.#pool?.abort();
+    };
     signal?.addEventListener("abort", abort);
     try {
-      for (let start = 0; start < docs.length; start += ADD_CHUNK) {
-        signal?.throwIfAborted();
-        const end = Math.min(start + ADD_CHUNK, docs.length);
-        const passages = (done, total) => onProgress?.(start, docs.length, { done, total });
-        const args = [ids.slice(start, end), texts.slice(start, end), metadata.slice(start, end)];
-        const done = await this.#engine.call("add", args, passages).catch((err) => {
-          throw err?.name === "AbortError" && signal?.aborted ? signal.reason : err;
-        });
-        report.encoded += done.encoded;
-        report.unchanged += done.unchanged;
-        onProgress?.(end, docs.length);
-      }
+      return await addChunks(this.#engine, this.#pool, chunks, ids.length, onProgress, signal);
+    } catch (err) {
+      throw err?.name === "AbortError" && signal?.aborted ? signal.reason : err;
     } finally {
       signal?.removeEventListener("abort", abort);
     }
-    return report;
   }
 
   /** The `k` best documents for `query`: `[{ id, score, passage: { start, end }, metadata }]`, best
@@ -288,8 +348,14 @@ export class Retriever {
     return this.#engine.stats.modelSha256;
   }
 
-  /** Frees the model and index (and the worker, if any). */
+  /** Frees the model and index (and the workers, if any). */
   free() {
     this.#engine.terminate();
+    this.#pool?.terminate();
+  }
+
+  /** Stops one busy encoder of the pool as a crash would (tests: its chunk must be encoded again). */
+  [Symbol.for("colbert-wasm.killEncoderForTesting")]() {
+    return this.#pool?.killBusy() ?? false;
   }
 }

@@ -115,3 +115,10 @@ export function checkMaxDocumentLength(value) {
   if (!Number.isInteger(value) || value < 1) throw invalid(`maxDocumentLength must be a positive integer, not ${describe(value)}`);
   return value;
 }
+
+/** The `encoders` option: how many engines encode an `add` (1: the retriever's own; undefined: default). */
+export function checkEncoders(value) {
+  if (value === undefined) return undefined;
+  if (!Number.isInteger(value) || value < 1 || value > 64) throw invalid(`encoders must be an integer from 1 to 64, not ${describe(value)}`);
+  return value;
+}

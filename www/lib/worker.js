@@ -1,4 +1,5 @@
-// Runs a LocalEngine inside a Web Worker so encoding never blocks the page. Protocol: the page sends
+// Runs a LocalEngine in a worker so encoding never blocks the page: a Web Worker in browsers, a
+// worker_threads Worker in Node (an encoder pool's engines, pool.js). Protocol: the caller sends
 // { id, method, args }, the worker answers { id, result, stats } or { id, error: { name, message } },
 // after any number of { id, progress: [...] } from methods that report progress (PROGRESS_METHODS:
 // the model download, an add's passages). Calls run concurrently: an { method: "abortAdd" } reaches
@@ -7,16 +8,25 @@ import { LocalEngine, PROGRESS_METHODS } from "./engine.js";
 
 let engine;
 
-self.onmessage = async ({ data: { id, method, args } }) => {
+async function handle(post, { id, method, args }) {
   try {
     let result;
-    const onProgress = (...progress) => self.postMessage({ id, progress });
+    const onProgress = (...progress) => post({ id, progress });
     const callArgs = PROGRESS_METHODS.has(method) ? [...args, onProgress] : args;
     if (method === "open") engine = await LocalEngine.open(...callArgs);
     else if (!engine) throw new Error("the retriever is not loaded");
     else result = await engine[method](...callArgs);
-    self.postMessage({ id, result, stats: engine.stats() });
+    post({ id, result, stats: engine.stats() });
   } catch (err) {
-    self.postMessage({ id, error: { name: err?.name ?? "Error", message: err?.message ?? String(err) } });
+    post({ id, error: { name: err?.name ?? "Error", message: err?.message ?? String(err) } });
   }
-};
+}
+
+if (typeof self !== "undefined" && typeof self.postMessage === "function") {
+  self.onmessage = ({ data }) => handle((m) => self.postMessage(m), data);
+} else {
+  // Node: messages sent before this listener exists wait on the port.
+  import("node:worker_threads").then(({ parentPort }) => {
+    parentPort.on("message", (data) => handle((m) => parentPort.postMessage(m), data));
+  });
+}
