@@ -2,7 +2,8 @@
 //! `cargo run --profile native-test --example precision_eval -- ../shared/data/scifact [max_docs]`.
 //! The corpus is encoded once in f32 (two threads, one retriever each), then converted to every
 //! precision; each query's top 10 is merged across the two shards. Prints one line per precision and
-//! the loss against f32.
+//! the loss against f32, then int8 with token pooling (PyLate's hierarchical pooling) at pool factors
+//! 2 and 3, pooled from the same f32 vectors: nDCG@10 and stored bytes per document.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -119,34 +120,13 @@ fn main() {
         started.elapsed().as_secs_f64()
     );
 
+    let f32_indexes: Vec<Vec<u8>> = shards.iter().map(|r| r.export_index()).collect();
     let mut f32_ndcg = None;
     for precision in Precision::ALL {
         for shard in &mut shards {
             shard.set_precision(precision);
         }
-        let ndcg: f64 = std::thread::scope(|s| {
-            let (shards, qrels) = (&shards, &qrels);
-            let handles: Vec<_> = queries
-                .chunks(queries.len().div_ceil(2))
-                .map(|qs| {
-                    s.spawn(move || {
-                        qs.iter()
-                            .map(|(id, text)| {
-                                let mut hits: Vec<_> = shards
-                                    .iter()
-                                    .flat_map(|r| r.search(text, 10).unwrap().hits)
-                                    .collect();
-                                hits.sort_by(|a, b| b.score.total_cmp(&a.score));
-                                let ranked: Vec<String> =
-                                    hits.into_iter().take(10).map(|h| h.id).collect();
-                                ndcg_at_10(&ranked, &qrels[id])
-                            })
-                            .sum::<f64>()
-                    })
-                })
-                .collect();
-            handles.into_iter().map(|h| h.join().unwrap()).sum::<f64>()
-        }) / queries.len() as f64;
+        let ndcg = evaluate(&shards, &queries, &qrels);
         let base = *f32_ndcg.get_or_insert(ndcg);
         println!(
             "{:<7} ndcg@10={ndcg:.4}  loss vs f32={:+.4}  bytes/token scanned={} total={}  queries={} docs={}",
@@ -158,4 +138,52 @@ fn main() {
             corpus.len()
         );
     }
+    let mut unpooled = None;
+    for factor in [1, 2, 3] {
+        for (shard, bytes) in shards.iter_mut().zip(&f32_indexes) {
+            shard.import_index(bytes).unwrap();
+            shard.pool_stored(factor);
+            shard.set_precision(Precision::Int8);
+        }
+        let ndcg = evaluate(&shards, &queries, &qrels);
+        let base = *unpooled.get_or_insert(ndcg);
+        let tokens: usize = shards.iter().map(|r| r.token_count()).sum();
+        let bytes_per_doc =
+            (tokens * Precision::Int8.total_bytes_per_token(128)) as f64 / corpus.len() as f64;
+        println!(
+            "int8 pool_factor={factor} ndcg@10={ndcg:.4}  loss vs unpooled={:+.4}  tokens/doc={:.1}  bytes/doc={bytes_per_doc:.0}",
+            base - ndcg,
+            tokens as f64 / corpus.len() as f64,
+        );
+    }
+}
+
+/// Mean nDCG@10 over `queries`, each query's top 10 merged across the shards (two threads).
+fn evaluate(
+    shards: &[Retriever],
+    queries: &[(String, String)],
+    qrels: &HashMap<String, HashMap<String, f64>>,
+) -> f64 {
+    std::thread::scope(|s| {
+        let handles: Vec<_> = queries
+            .chunks(queries.len().div_ceil(2))
+            .map(|qs| {
+                s.spawn(move || {
+                    qs.iter()
+                        .map(|(id, text)| {
+                            let mut hits: Vec<_> = shards
+                                .iter()
+                                .flat_map(|r| r.search(text, 10).unwrap().hits)
+                                .collect();
+                            hits.sort_by(|a, b| b.score.total_cmp(&a.score));
+                            let ranked: Vec<String> =
+                                hits.into_iter().take(10).map(|h| h.id).collect();
+                            ndcg_at_10(&ranked, &qrels[id])
+                        })
+                        .sum::<f64>()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).sum::<f64>()
+    }) / queries.len() as f64
 }

@@ -4,6 +4,7 @@
 
 mod format;
 mod packed;
+pub mod pooling;
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -228,6 +229,33 @@ impl TokenStore {
 
     pub fn tokens(&self) -> &PackedTokens {
         &self.tokens
+    }
+
+    /// The same store with every passage's tokens pooled by `factor` (see `pooling`).
+    pub fn pooled(&self, factor: usize) -> TokenStore {
+        let mut out = TokenStore::new(self.precision(), self.dim);
+        for p in &self.passages {
+            let data: Vec<f32> = p
+                .tokens
+                .clone()
+                .flat_map(|t| self.tokens.decode(self.dim, t))
+                .collect();
+            let vectors = crate::model::TokenVectors {
+                dim: self.dim,
+                offsets: vec![None; p.tokens.len()],
+                data,
+            };
+            let pooled = pooling::pool_tokens(vectors, factor);
+            let start = out.token_count();
+            out.tokens.push(&pooled.data, self.dim);
+            out.passages.push(StoredPassage {
+                tokens: start..start + pooled.n_tokens(),
+                ..p.clone()
+            });
+            out.passage_ids.push(next_generation()); // other vectors: a new passage to copies
+        }
+        out.docs = self.docs.clone();
+        out
     }
 
     /// Every document as staged for another store's commit, in store order (what a pool of encoders

@@ -9,6 +9,7 @@ use std::ops::Range;
 
 use super::{AddReport, NewDocument, Retriever};
 use crate::error::{Error, Result};
+use crate::index::pooling::pool_tokens;
 use crate::index::{DocInfo, NewPassage, StagedDocument, TokenStore};
 use crate::model::Encoding;
 use crate::offsets::utf16_range;
@@ -94,7 +95,7 @@ impl Retriever {
                     break;
                 };
                 let range_utf16 = utf16_range(&doc.text, range.clone());
-                let vectors = self.encoder.encode(&encoding)?;
+                let vectors = pool_tokens(self.encoder.encode(&encoding)?, self.pool_factor);
                 doc.staged.push(NewPassage {
                     range,
                     range_utf16,

@@ -70,6 +70,8 @@ pub struct Retriever {
     store: TokenStore,
     backends: Backends,
     model_sha256: String,
+    /// Token pooling for documents added from now on (1: off); see `index::pooling`.
+    pool_factor: usize,
 }
 
 impl Retriever {
@@ -89,6 +91,7 @@ impl Retriever {
             store: TokenStore::new(precision, bundle.manifest.dim),
             backends: Backends::default(),
             model_sha256: bundle.model_sha256,
+            pool_factor: 1,
         })
     }
 
@@ -227,6 +230,18 @@ impl Retriever {
         if precision != self.store.precision() {
             self.store = self.store.converted(precision);
         }
+    }
+
+    /// Pools the token vectors of documents added from now on (PyLate's hierarchical pooling, 1: off):
+    /// about `factor` times fewer tokens to store and scan. Documents already stored keep theirs.
+    pub fn set_pool_factor(&mut self, factor: usize) {
+        self.pool_factor = factor.max(1);
+    }
+
+    /// Pools every stored passage by `factor` as if it had been added with that pool factor (for
+    /// measuring pooling on an index encoded once).
+    pub fn pool_stored(&mut self, factor: usize) {
+        self.store = self.store.pooled(factor);
     }
 
     /// Removes a document; returns whether it was stored.

@@ -272,6 +272,12 @@ impl Retriever {
         Ok(())
     }
 
+    /// Token pooling for documents added from now on: 1 (off), 2 or 3 keep about 1/factor tokens.
+    #[wasm_bindgen(js_name = setPoolFactor)]
+    pub fn set_pool_factor(&self, factor: usize) {
+        self.inner.borrow_mut().set_pool_factor(factor);
+    }
+
     /// Destroys the GPU device, as a driver reset would: lets tests check the CPU fallback.
     #[wasm_bindgen(js_name = destroyGpuForTesting)]
     pub fn destroy_gpu_for_testing(&self) {
@@ -314,7 +320,12 @@ impl Retriever {
     pub fn unchanged_of(&self, ids: Vec<String>, texts: Vec<String>) -> Result<Vec<u8>, JsValue> {
         let metadata = batch_metadata(&ids, &texts, None)?;
         let docs = new_documents(&ids, &texts, &metadata);
-        Ok(self.borrow().unchanged(&docs).into_iter().map(u8::from).collect())
+        Ok(self
+            .borrow()
+            .unchanged(&docs)
+            .into_iter()
+            .map(u8::from)
+            .collect())
     }
 
     /// Commits documents another retriever of this model encoded (its `exportIndex` of just them),

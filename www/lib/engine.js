@@ -50,6 +50,7 @@ export class LocalEngine {
     const inner = WasmClass.fromBundle(asBytes(manifest), model, tokenizer, options.precision,
       dataRoles, dataRoles.map((role) => modelData[role]));
     if (options.backend) inner.setBackend(options.backend);
+    if (options.poolFactor) inner.setPoolFactor(options.poolFactor);
     return inner;
   }
 

@@ -71,6 +71,13 @@ export interface LoadOptions {
    * each); 1 in Node. Pool workers start on the first big `add` and stop after 30 s idle.
    */
   encoders?: number;
+  /**
+   * Token pooling for documents added by this retriever (PyLate's hierarchical pooling): each
+   * passage's token vectors are clustered and about 1/poolFactor of them kept (cluster means), so
+   * the index stores, writes and scans that much less. 1 (default) keeps every token; see the
+   * README's quality table for what 2 and 3 cost on SciFact.
+   */
+  poolFactor?: number;
 }
 
 export interface SearchOptions {

@@ -4,7 +4,7 @@ import { LocalEngine, PROGRESS_METHODS, isNode } from "./engine.js";
 import { EncoderPool, addInOrder, addInPool, defaultEncoders } from "./pool.js";
 import { openStorage } from "./storage.js";
 import {
-  checkBytes, checkDocuments, checkEncoders, checkFilter, checkId, checkK, checkMaxDocumentLength, checkOffset, checkString, checkTokenIds,
+  checkBytes, checkDocuments, checkEncoders, checkFilter, checkPoolFactor, checkId, checkK, checkMaxDocumentLength, checkOffset, checkString, checkTokenIds,
 } from "./validate.js";
 
 const ADD_CHUNK = 8;
@@ -124,8 +124,8 @@ function bundleUrl(location) {
   return new URL(dir, globalThis.location?.href).href;
 }
 
-function engineOptions({ precision, gpu, backend, persist }) {
-  return { precision, gpu, backend, persist };
+function engineOptions({ precision, gpu, backend, persist, poolFactor }) {
+  return { precision, gpu, backend, persist, poolFactor: checkPoolFactor(poolFactor) };
 }
 
 function pickEngine(options) {
@@ -182,7 +182,7 @@ export class Retriever {
     if (engine instanceof WorkerEngine) engine.call("warmUp").catch(() => {});
     const encoders = checkEncoders(options.encoders) ?? defaultEncoders();
     // The pool's engines open the same bundle (through the offline cache) in the same precision.
-    const open = [source, { precision: options.precision, gpu: false }];
+    const open = [source, { precision: options.precision, gpu: false, poolFactor: options.poolFactor }];
     const pool = encoders > 1 ? new EncoderPool(encoders, open, () => WorkerEngine.start()) : null;
     return new Retriever(engine, options, pool);
   }

@@ -122,3 +122,10 @@ export function checkEncoders(value) {
   if (!Number.isInteger(value) || value < 1 || value > 64) throw invalid(`encoders must be an integer from 1 to 64, not ${describe(value)}`);
   return value;
 }
+
+/** The `poolFactor` option: token pooling for added documents, an integer from 1 (off) to 8. */
+export function checkPoolFactor(value) {
+  if (value === undefined) return undefined;
+  if (!Number.isInteger(value) || value < 1 || value > 8) throw invalid(`poolFactor must be an integer from 1 to 8, not ${describe(value)}`);
+  return value;
+}
