@@ -308,6 +308,8 @@ fn explanations_point_at_the_matched_words_and_sum_to_the_f32_score() {
     let b = read_bundle();
     let bundle = Bundle::from_parts(&b.manifest, b.model, b.tokenizer).unwrap();
     let mut r = Retriever::with_precision(bundle, Precision::F32).unwrap();
+    // Unpooled: explanations re-encode the passage, so their sum is the score of every token kept.
+    r.set_pool_factor(1);
     let text =
         "Shopping: 🙂 milk.\n\nSourdough needs a starter fed with flour and water every day.";
     r.add_documents(&[("bread", text)]).unwrap();

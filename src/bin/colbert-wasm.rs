@@ -1,4 +1,4 @@
-//! `colbert-wasm index <folder> --bundle DIR -o notes.cwix [--precision int8] [--threads N]`: the
+//! `colbert-wasm index <folder> --bundle DIR -o notes.cwix [--precision int8] [--pool-factor 2] [--threads N]`: the
 //! build-time indexer. Indexes every `.md`/`.txt` file under a folder (id: its path relative to the
 //! folder) natively on every core, and writes the index file `Retriever.importIndex` loads in the
 //! browser. An existing output file is read first, so unchanged files are not encoded again; one made
@@ -14,13 +14,15 @@ use colbert_wasm::retriever::NewDocument;
 use colbert_wasm::{Error, Retriever};
 
 const USAGE: &str =
-    "usage: colbert-wasm index <folder> --bundle DIR -o OUT.cwix [--precision int8|f16|f32|binary] [--threads N]";
+    "usage: colbert-wasm index <folder> --bundle DIR -o OUT.cwix [--precision int8|f16|f32|binary] [--pool-factor N] [--threads N]";
 
 struct Args {
     folder: PathBuf,
     bundle: PathBuf,
     out: PathBuf,
     precision: Precision,
+    /// `None`: the retriever's default, as in the browser.
+    pool_factor: Option<usize>,
     threads: usize,
 }
 
@@ -29,8 +31,8 @@ fn parse_args() -> Result<Args, String> {
     if args.next().as_deref() != Some("index") {
         return Err(USAGE.into());
     }
-    let (mut folder, mut bundle, mut out, mut precision, mut threads) =
-        (None, None, None, None, None);
+    let (mut folder, mut bundle, mut out, mut precision, mut threads, mut pool_factor) =
+        (None, None, None, None, None, None);
     while let Some(arg) = args.next() {
         let mut value = || {
             args.next()
@@ -41,6 +43,13 @@ fn parse_args() -> Result<Args, String> {
             "-o" | "--out" => out = Some(PathBuf::from(value()?)),
             "--precision" => {
                 precision = Some(value()?.parse::<Precision>().map_err(|e| e.to_string())?)
+            }
+            "--pool-factor" => {
+                pool_factor = Some(
+                    value()?
+                        .parse::<usize>()
+                        .map_err(|e| format!("--pool-factor: {e}"))?,
+                )
             }
             "--threads" => {
                 threads = Some(
@@ -59,6 +68,7 @@ fn parse_args() -> Result<Args, String> {
         bundle: bundle.ok_or(USAGE)?,
         out: out.ok_or(USAGE)?,
         precision: precision.unwrap_or_default(),
+        pool_factor,
         threads: threads.unwrap_or(cores).max(1),
     })
 }
@@ -91,6 +101,9 @@ fn notes(root: &Path, dir: &Path, found: &mut Vec<(String, String)>) -> std::io:
 
 fn run(args: Args) -> Result<(), Error> {
     let mut retriever = Retriever::with_precision(Bundle::from_dir(&args.bundle)?, args.precision)?;
+    if let Some(factor) = args.pool_factor {
+        retriever.set_pool_factor(factor);
+    }
     if args.out.exists() {
         let existing = std::fs::read(&args.out)
             .map_err(|e| Error::Index(format!("{}: {e}", args.out.display())))?;

@@ -231,6 +231,33 @@ impl TokenStore {
         &self.tokens
     }
 
+    /// A store holding copies of just these documents (unknown ids are skipped), in this store's
+    /// order: e.g. one document's own index file, the unit persistence writes.
+    pub fn subset(&self, ids: &[&str]) -> TokenStore {
+        let wanted: std::collections::HashSet<&str> = ids.iter().copied().collect();
+        let mut out = TokenStore::new(self.precision(), self.dim);
+        for p in self
+            .passages
+            .iter()
+            .filter(|p| wanted.contains(p.doc_id.as_str()))
+        {
+            let start = out.token_count();
+            let tokens = self
+                .tokens
+                .gathered(self.dim, std::slice::from_ref(&p.tokens));
+            out.tokens.append(&tokens, self.dim);
+            out.passages.push(StoredPassage {
+                tokens: start..start + p.tokens.len(),
+                ..p.clone()
+            });
+            out.passage_ids.push(next_generation());
+            if let Some(info) = self.docs.get(&p.doc_id) {
+                out.docs.insert(p.doc_id.clone(), info.clone());
+            }
+        }
+        out
+    }
+
     /// The same store with every passage's tokens pooled by `factor` (see `pooling`).
     pub fn pooled(&self, factor: usize) -> TokenStore {
         let mut out = TokenStore::new(self.precision(), self.dim);

@@ -6,6 +6,11 @@
 
 use crate::model::TokenVectors;
 
+/// The pool factor retrievers start with. Measured on SciFact test (`precision_eval`, int8): factor 2
+/// keeps 50% of the tokens at nDCG@10 0.7245 against 0.7222 unpooled; factor 3 keeps 34% at 0.7045.
+/// The bar for pooling by default was a loss of at most 0.005: factor 2 passes it.
+pub const DEFAULT_POOL_FACTOR: usize = 2;
+
 /// Tokens never pooled at the start of a passage (PyLate's `protected_tokens`: the [CLS] position).
 const PROTECTED: usize = 1;
 

@@ -13,7 +13,7 @@ pub use filter::MetadataFilter;
 pub use search::{SearchPlan, SearchResults};
 
 use crate::error::{Error, Result};
-use crate::index::{Precision, TokenStore};
+use crate::index::{DocInfo, Precision, StagedDocument, TokenStore};
 use crate::model::{Bundle, ColbertTokenizer, Encoder, TextKind, TokenVectors};
 use crate::score::{BackendChoice, Backends, GpuMaxSim};
 
@@ -70,7 +70,7 @@ pub struct Retriever {
     store: TokenStore,
     backends: Backends,
     model_sha256: String,
-    /// Token pooling for documents added from now on (1: off); see `index::pooling`.
+    /// Token pooling for documents added from now on (1: off; default `DEFAULT_POOL_FACTOR`).
     pool_factor: usize,
 }
 
@@ -91,7 +91,7 @@ impl Retriever {
             store: TokenStore::new(precision, bundle.manifest.dim),
             backends: Backends::default(),
             model_sha256: bundle.model_sha256,
-            pool_factor: 1,
+            pool_factor: crate::index::pooling::DEFAULT_POOL_FACTOR,
         })
     }
 
@@ -190,6 +190,78 @@ impl Retriever {
     /// The index as one versioned, checksummed file, tagged with this model's sha256.
     pub fn export_index(&self) -> Vec<u8> {
         self.store.to_bytes(&self.model_sha256)
+    }
+
+    /// Each document's own index file (the export format holding just it), or `None` for an id not
+    /// stored: the records persistence writes, one per document.
+    pub fn export_documents(&self, ids: &[&str]) -> Vec<Option<Vec<u8>>> {
+        ids.iter()
+            .map(|id| {
+                let one = self.store.subset(&[id]);
+                (!one.is_empty()).then(|| one.to_bytes(&self.model_sha256))
+            })
+            .collect()
+    }
+
+    /// Stores documents from their own index files (`export_documents`), replacing earlier versions,
+    /// in one change. A record that does not read back whole (checksum, model, precision, not exactly
+    /// the document it is filed under) is left out and returned with its error; the others are stored.
+    pub fn apply_documents(&mut self, records: &[(&str, &[u8])]) -> Result<Vec<(String, Error)>> {
+        let mut damaged = Vec::new();
+        let mut staged = Vec::new();
+        for (id, bytes) in records {
+            match self.read_document(id, bytes) {
+                Ok(doc) => staged.push(doc),
+                Err(e) => damaged.push((id.to_string(), e)),
+            }
+        }
+        self.store
+            .try_reserve(&staged.iter().map(|(_, _, s)| s).collect::<Vec<_>>())?;
+        for (id, info, doc) in staged {
+            self.store.upsert_staged(&id, info, doc);
+        }
+        Ok(damaged)
+    }
+
+    fn read_document(&self, id: &str, bytes: &[u8]) -> Result<(String, DocInfo, StagedDocument)> {
+        let one = TokenStore::from_bytes(bytes, &self.model_sha256)?;
+        if one.precision() != self.store.precision() || one.dim() != self.store.dim() {
+            return Err(Error::Index(format!(
+                "the record is {} at dim {}; the index is {} at dim {}",
+                one.precision().name(),
+                one.dim(),
+                self.store.precision().name(),
+                self.store.dim()
+            )));
+        }
+        let mut docs = one.into_staged();
+        match (docs.pop(), docs.is_empty()) {
+            (Some(doc), true) if doc.0 == id => Ok(doc),
+            _ => Err(Error::Index(format!(
+                "the record filed under '{id}' does not hold exactly that document"
+            ))),
+        }
+    }
+
+    /// Every stored document's id, in store order.
+    pub fn document_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = Vec::new();
+        for p in self.store.passages() {
+            if ids.last() != Some(&p.doc_id) {
+                ids.push(p.doc_id.clone());
+            }
+        }
+        ids
+    }
+
+    /// A stored document's metadata (JSON null when it has none); `None` if it is not stored.
+    pub fn document_metadata(&self, id: &str) -> Option<&serde_json::Value> {
+        self.store.doc_info(id).map(DocInfo::metadata_value)
+    }
+
+    /// Empties the index (its precision stays).
+    pub fn clear(&mut self) {
+        self.store = TokenStore::new(self.store.precision(), self.store.dim());
     }
 
     /// Replaces the index with a file from `export_index`. On any error the current index stays.

@@ -111,3 +111,11 @@ impl MaxSimBench {
         crate::score::bench::mul_add_peak(iterations)
     }
 }
+
+/// `npm run bench:persist`: an index file of `docs` synthetic documents (`tokens` unit vectors of
+/// `dim` values each, int8) for the model `model_sha256`, so a stored index of any size can be made
+/// without encoding.
+#[wasm_bindgen(js_name = syntheticIndex)]
+pub fn synthetic_index(docs: usize, tokens: usize, dim: usize, model_sha256: &str) -> Vec<u8> {
+    crate::score::bench::synthetic_store(docs, tokens, dim, Precision::Int8, 3).to_bytes(model_sha256)
+}

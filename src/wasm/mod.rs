@@ -94,6 +94,12 @@ impl<'a> From<&'a SearchResults> for JsSearchResults<'a> {
     }
 }
 
+#[derive(Serialize)]
+struct JsDamagedRecord {
+    id: String,
+    message: String,
+}
+
 /// A batch's metadata strings ("" for none), one per id, after checking the lengths agree.
 fn batch_metadata(
     ids: &[String],
@@ -430,6 +436,70 @@ impl Retriever {
             .borrow_mut()
             .import_index(bytes)
             .map_err(into_error)
+    }
+
+    /// Each document's own index file (a `Uint8Array`), or `null` for an id not stored: the records
+    /// persistence writes.
+    #[wasm_bindgen(js_name = exportDocuments)]
+    pub fn export_documents(&self, ids: Vec<String>) -> js_sys::Array {
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        self.borrow()
+            .export_documents(&ids)
+            .into_iter()
+            .map(|record| match record {
+                Some(bytes) => JsValue::from(js_sys::Uint8Array::from(bytes.as_slice())),
+                None => JsValue::NULL,
+            })
+            .collect()
+    }
+
+    /// Stores documents from their records (`ids[i]`'s is `records[i]`), replacing earlier versions,
+    /// in one change; returns the damaged records left out as `[{ id, message }]` (IndexErrors).
+    #[wasm_bindgen(js_name = applyDocuments)]
+    pub fn apply_documents(
+        &self,
+        ids: Vec<String>,
+        records: Vec<js_sys::Uint8Array>,
+    ) -> Result<JsValue, JsValue> {
+        let bytes: Vec<Vec<u8>> = records.iter().map(|r| r.to_vec()).collect();
+        let records: Vec<(&str, &[u8])> = ids
+            .iter()
+            .zip(&bytes)
+            .map(|(id, b)| (id.as_str(), b.as_slice()))
+            .collect();
+        let damaged = self
+            .inner
+            .borrow_mut()
+            .apply_documents(&records)
+            .map_err(into_error)?;
+        let damaged: Vec<JsDamagedRecord> = damaged
+            .into_iter()
+            .map(|(id, e)| JsDamagedRecord {
+                id,
+                message: e.to_string(),
+            })
+            .collect();
+        to_js(&damaged)
+    }
+
+    /// Every stored document's id, in store order.
+    #[wasm_bindgen(js_name = documentIds)]
+    pub fn document_ids(&self) -> Vec<String> {
+        self.borrow().document_ids()
+    }
+
+    /// A stored document's metadata (null when it has none), or undefined if it is not stored.
+    #[wasm_bindgen(js_name = documentMetadata)]
+    pub fn document_metadata(&self, id: &str) -> Result<JsValue, JsValue> {
+        match self.borrow().document_metadata(id) {
+            Some(value) => to_js(value),
+            None => Ok(JsValue::UNDEFINED),
+        }
+    }
+
+    /// Empties the index.
+    pub fn clear(&self) {
+        self.inner.borrow_mut().clear();
     }
 
     /// Resolves to `{ hits: [{ id, score, passage: { start, end }, metadata }], backend }`, best first.

@@ -127,3 +127,53 @@ test("a pasted note is found by a search on the demo page", async () => {
   assert.equal(await page.$eval("#status", (el) => el.classList.contains("error")), false);
   assert.deepEqual(pageErrors, []);
 });
+
+test("the demo keeps its notes in IndexedDB: past the old 5 MB localStorage limit, with localStorage full", async () => {
+  const context = await session.browser().newContext();
+  const page = await context.newPage();
+  await page.goto(session.url("/"));
+  await page.waitForSelector("body[data-ready=true]", { timeout: 120_000 });
+  // Other data on the site leaves localStorage (about 5 MB an origin) all but full.
+  const left = await page.evaluate(() => {
+    let size = 1 << 22;
+    let filler = "";
+    for (; size > 16; size >>= 1) {
+      try {
+        localStorage.setItem("site-data", filler + "x".repeat(size));
+        filler += "x".repeat(size);
+      } catch {
+        // too much: try half
+      }
+    }
+    return filler.length;
+  });
+  assert.ok(left > 1_000_000, `localStorage filled: ${left} characters`);
+  // Six 1 MB notes (a sentence each, padded with blank lines: past 5 MB of text, cheap to encode).
+  const files = Array.from({ length: 6 }, (_, i) => ({
+    name: `big-${i}.md`,
+    mimeType: "text/markdown",
+    buffer: Buffer.from(`Big note ${i}: the ${["lighthouse", "volcano", "glacier", "orchard", "harbour", "canyon"][i]} trip.${"\n".repeat(1_000_000)}`),
+  }));
+  const before = await page.$$eval("#notes li", (lis) => lis.length);
+  await page.setInputFiles("#file-input", files);
+  await page.waitForFunction((n) => document.querySelectorAll("#notes li").length === n, before + 6, { timeout: 120_000 });
+  await page.fill("#note-text", "Saved while localStorage is full: the glacier hike needs crampons.");
+  await page.click("#add-note");
+  await page.waitForFunction((n) => document.querySelectorAll("#notes li").length === n, before + 7);
+  assert.equal(await page.$eval("#status", (el) => el.classList.contains("error")), false, await page.textContent("#status"));
+  await page.reload();
+  await page.waitForSelector("body[data-ready=true]", { timeout: 120_000 });
+  assert.equal(await page.$$eval("#notes li", (lis) => lis.length), before + 7, "every note is back after a reload");
+  const stored = await page.evaluate(async () => {
+    const { Retriever } = await import("/www/lib/index.js");
+    const r = await Retriever.load("/models/default/", { persist: "colbert-wasm-demo", storeText: true, encoders: 1 });
+    const docs = await r.documents();
+    r.free();
+    return docs.reduce((n, d) => n + (d.text?.length ?? 0), 0);
+  });
+  assert.ok(stored > 6_000_000, `note text stored with the index: ${stored} characters`);
+  await page.fill("#query", "crampons for the glacier hike");
+  await page.waitForFunction(() => /crampons/.test(document.querySelector("#results li")?.textContent ?? ""));
+  assert.equal(await page.evaluate(() => localStorage.getItem("colbert-wasm-demo-notes")), null);
+  await context.close();
+});

@@ -1,7 +1,7 @@
-// Persistence in real Chromium: an index kept in IndexedDB survives reloads with identical results,
-// refuses a damaged stored record with a clear error and a way out, keeps its last state when the quota
-// refuses a write or the tab closes mid-batch, merges two tabs' writes, and the model bundle loads
-// from the offline cache with the network blocked.
+// Persistence in real Chromium, one IndexedDB record per document: an index survives reloads with
+// identical results, loads around a damaged record (named with an IndexError), migrates an older
+// whole-index record, keeps its last state when the quota refuses a write or the tab closes mid-batch,
+// merges two tabs' writes, and the model bundle loads from the offline cache with the network blocked.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { serveAndLaunch } from "./browser.mjs";
@@ -56,31 +56,69 @@ test("a persisted index reopens after a reload with identical results and filter
   await context.close();
 });
 
-test("a damaged stored index is refused with an IndexError and a way to start over", async () => {
+test("a damaged record is reported by id and the rest loads; a damaged layout-1 index is refused with a way out", async () => {
   const context = await session.browser().newContext();
   const page = await openPage(context);
   const result = await inPage(page, async (Retriever) => {
     const r = await Retriever.load("/models/default/", { persist: "damaged" });
-    await r.add([{ id: "a", text: "a note" }]);
-    r.free();
+    await r.add([{ id: "a", text: "a note about sourdough" }, { id: "b", text: "a note about bicycles" }]);
+    // Opened once the package has created the database in its current layout.
     const db = await new Promise((res) => (indexedDB.open("colbert-wasm").onsuccess = (e) => res(e.target.result)));
-    const record = await new Promise((res) => (db.transaction("indexes").objectStore("indexes").get("damaged").onsuccess = (e) => res(e.target.result)));
+    const get = (store, key) => new Promise((res) => (db.transaction(store).objectStore(store).get(key).onsuccess = (e) => res(e.target.result)));
+    const put = (store, value, key) => new Promise((res) => (db.transaction(store, "readwrite").objectStore(store).put(value, key).onsuccess = res));
+    const legacyBytes = await r.exportIndex();
+    r.free();
+    const record = await get("documents", ["damaged", "b"]);
     record.bytes[record.bytes.length - 40] ^= 0xff;
-    await new Promise((res) => (db.transaction("indexes", "readwrite").objectStore("indexes").put(record, "damaged").onsuccess = res));
-    let error;
+    await put("documents", record, ["damaged", "b"]);
+    const partial = await Retriever.load("/models/default/", { persist: "damaged" });
+    const out = { size: partial.size, damaged: partial.damaged, top: (await partial.search("sourdough", 1))[0]?.id };
+    partial.free();
+    // A layout-1 record (an older version's whole-index record) that is damaged cannot be split.
+    legacyBytes[legacyBytes.length - 40] ^= 0xff;
+    await put("indexes", { version: 3, bytes: legacyBytes }, "old-damaged");
     try {
-      await Retriever.load("/models/default/", { persist: "damaged" });
+      await Retriever.load("/models/default/", { persist: "old-damaged" });
     } catch (err) {
-      error = { name: err.name, message: err.message };
+      out.error = { name: err.name, message: err.message };
     }
-    await Retriever.deleteIndex("damaged");
-    const fresh = await Retriever.load("/models/default/", { persist: "damaged" });
-    return { error, freshSize: fresh.size };
+    await Retriever.deleteIndex("old-damaged");
+    out.freshSize = (await Retriever.load("/models/default/", { persist: "old-damaged" })).size;
+    return out;
   });
+  assert.equal(result.size, 1, "the undamaged document loads");
+  assert.equal(result.top, "a");
+  assert.deepEqual(result.damaged.map((d) => [d.name, d.id]), [["IndexError", "b"]]);
+  assert.match(result.damaged[0].message, /'b'.*damaged.*checksum/);
   assert.equal(result.error?.name, "IndexError");
   assert.match(result.error.message, /checksum/);
-  assert.match(result.error.message, /deleteIndex\('damaged'\)/);
+  assert.match(result.error.message, /deleteIndex\('old-damaged'\)/);
   assert.equal(result.freshSize, 0);
+  await context.close();
+});
+
+test("a layout-1 stored index is migrated to per-document records on first open, without encoding", async () => {
+  const context = await session.browser().newContext();
+  const page = await openPage(context);
+  const result = await inPage(page, async (Retriever, notes) => {
+    const source = await Retriever.load("/models/default/", { worker: false });
+    await source.add(notes.map(([id, text, metadata]) => ({ id, text, metadata })));
+    (await Retriever.load("/models/default/", { persist: "create-the-database", worker: false })).free();
+    const db = await new Promise((res) => (indexedDB.open("colbert-wasm").onsuccess = (e) => res(e.target.result)));
+    const bytes = await source.exportIndex();
+    await new Promise((res) => (db.transaction("indexes", "readwrite").objectStore("indexes").put({ version: 5, bytes }, "legacy").onsuccess = res));
+    const migrated = await Retriever.load("/models/default/", { persist: "legacy" });
+    const count = (store) => new Promise((res) => (db.transaction(store).objectStore(store).count(IDBKeyRange.bound(["legacy"], ["legacy", []])).onsuccess = (e) => res(e.target.result)));
+    const legacyLeft = await new Promise((res) => (db.transaction("indexes").objectStore("indexes").get("legacy").onsuccess = (e) => res(e.target.result)));
+    return {
+      size: migrated.size,
+      persisted: migrated.persisted,
+      same: JSON.stringify(await migrated.search("sourdough", 3)) === JSON.stringify(await source.search("sourdough", 3)),
+      records: await count("documents"),
+      legacyLeft: legacyLeft ?? null,
+    };
+  }, NOTES);
+  assert.deepEqual(result, { size: 3, persisted: { name: "legacy", version: 6 }, same: true, records: 3, legacyLeft: null });
   await context.close();
 });
 

@@ -1,5 +1,6 @@
-//! Reliability suites in one test binary (one link of the whole crate instead of three): staged adds
-//! (`add`), no input panics (`hostile`) and the build-time indexer (`indexer`).
+//! Reliability suites in one test binary (one link of the whole crate instead of four): staged adds
+//! (`add`), no input panics (`hostile`), the build-time indexer (`indexer`) and per-document
+//! records for persistence (`records`).
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -7,3 +8,4 @@ mod common;
 mod add;
 mod hostile;
 mod indexer;
+mod records;

@@ -1,10 +1,11 @@
-// The demo: an offline personal-notes search. Notes live in this browser (localStorage for their text,
-// IndexedDB for the index, a service worker for the app itself); note text is only ever set with
-// textContent, never as HTML.
+// The demo: an offline personal-notes search. Notes live in this browser: each note's text and vectors
+// in one IndexedDB record (`persist` + `storeText`: saved or refused together), the app itself in a
+// service worker; note text is only ever set with textContent, never as HTML.
 import { Retriever } from "../lib/index.js";
 
 const BUNDLE_URL = new URL("../../models/default/", import.meta.url);
-const NOTES_KEY = "colbert-wasm-demo-notes";
+/** Where earlier versions of the demo kept note texts: moved into the index once, then removed. */
+const LEGACY_NOTES_KEY = "colbert-wasm-demo-notes";
 const INDEX_NAME = "colbert-wasm-demo";
 const EXPLAINED_HITS = 3;
 const $ = (id) => document.getElementById(id);
@@ -14,7 +15,7 @@ const SAMPLE_NOTES = [
   "Bike: the chain skips on the smallest cog. Measure chain stretch and replace it past 0.5%.",
   "Reading list: The Left Hand of Darkness, Piranesi, and a history of the printing press.",
 ];
-/** id -> text, in insertion order; mirrored to localStorage. */
+/** id -> text, in insertion order: what the index stores, for rendering. */
 let notes = new Map();
 let retriever;
 let editing = null;
@@ -43,18 +44,14 @@ function indexingProgress(label) {
   };
 }
 
-function loadNotes() {
+/** Notes an earlier version of the demo kept in localStorage (to move into the index), if any. */
+function legacyNotes() {
   try {
-    const saved = JSON.parse(localStorage.getItem(NOTES_KEY) ?? "null");
-    if (saved) return new Map(Object.entries(saved));
+    const saved = JSON.parse(localStorage.getItem(LEGACY_NOTES_KEY) ?? "null");
+    return saved ? Object.entries(saved) : [];
   } catch {
-    // unreadable: start from the samples
+    return []; // unreadable: nothing to move
   }
-  return new Map(SAMPLE_NOTES.map((text, i) => [`note-${i + 1}`, text]));
-}
-
-function saveNotes() {
-  localStorage.setItem(NOTES_KEY, JSON.stringify(Object.fromEntries(notes)));
 }
 
 function button(label, onClick) {
@@ -95,7 +92,6 @@ async function saveNote() {
     const started = performance.now();
     await retriever.add([{ id, text }]);
     notes.set(id, text);
-    saveNotes();
     editing = null;
     $("add-note").textContent = "Add note";
     $("note-text").value = "";
@@ -111,7 +107,6 @@ async function deleteNote(id) {
   try {
     await retriever.remove(id);
     notes.delete(id);
-    saveNotes();
     renderNotes();
     await search();
   } catch (err) {
@@ -129,7 +124,6 @@ async function importFiles(files) {
   try {
     await retriever.add(docs, { onProgress: indexingProgress("Indexing files:") });
     for (const { id, text } of docs) notes.set(id, text);
-    saveNotes();
     renderNotes();
     setStatus(`Imported ${docs.length} file(s) · ${notes.size} notes`);
   } catch (err) {
@@ -213,6 +207,7 @@ async function search() {
 async function openIndex() {
   const options = {
     persist: INDEX_NAME,
+    storeText: true,
     onProgress(loaded, total) {
       setProgress(loaded / total);
       setStatus(`Downloading the model: ${MB(loaded)} of ${MB(total)} MB`);
@@ -226,7 +221,7 @@ async function openIndex() {
     return await Retriever.load(BUNDLE_URL, options);
   } catch (err) {
     if (err.name !== "IndexError") throw err;
-    // Built by another model or format version: start over; the notes' text is still here.
+    // Built by another model or format version: start over (its notes cannot be read back).
     await Retriever.deleteIndex(INDEX_NAME);
     return Retriever.load(BUNDLE_URL, options);
   }
@@ -236,17 +231,21 @@ async function main() {
   // Offline after the first visit. The worker lives in www/sw.js so its scope (/www/) covers the
   // package's Web Worker too: a worker is controlled by the registration whose scope holds its URL.
   navigator.serviceWorker?.register(new URL("../sw.js", import.meta.url)).catch(() => {});
-  notes = loadNotes();
-  renderNotes();
   try {
     const started = performance.now();
     retriever = await openIndex();
-    // Unchanged notes are not re-encoded: this only indexes what the stored index lacks.
-    const report = await retriever.add([...notes].map(([id, text]) => ({ id, text })), {
+    // Notes from an earlier version's localStorage (their unchanged texts are not encoded again, only
+    // stored with their vectors), or the samples on a first visit.
+    const stored = await retriever.documents();
+    const legacy = legacyNotes();
+    const fresh = stored.length === 0 && legacy.length === 0 ? SAMPLE_NOTES.map((text, i) => [`note-${i + 1}`, text]) : legacy;
+    const report = await retriever.add(fresh.map(([id, text]) => ({ id, text })), {
       onProgress: indexingProgress("Indexing notes:"),
     });
+    localStorage.removeItem(LEGACY_NOTES_KEY);
     setProgress(false);
-    saveNotes();
+    notes = new Map((await retriever.documents()).map((d) => [d.id, d.text ?? ""]));
+    renderNotes();
     const where = retriever.gpuAdapter ? `WebGPU available (${retriever.gpuAdapter})` : "CPU";
     setStatus(`Ready in ${Math.round(performance.now() - started)} ms · ${notes.size} notes (${report.encoded} indexed now) · ${where}`);
     $("backend").textContent = retriever.backend === "webgpu" ? "WebGPU" : `CPU (${retriever.backend})`;

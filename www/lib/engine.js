@@ -22,11 +22,16 @@ export class LocalEngine {
 
   /** With `persist`: where the index is stored. */
   #storage = null;
-  /** With `persist`: the index name, the stored version this engine matches, and its bytes. */
+  /** With `persist`: the index name and the stored version this engine matches. */
   #saved = null;
+  /** With `storeText`: each document's text, stored with its record. */
+  #texts = new Map();
+  /** With `persist`: stored records found damaged at load, left out of the index. */
+  #damaged = [];
 
   /**
-   * source: { url } or { bytes }; options: { precision, gpu, backend, persist } (see index.d.ts);
+   * source: { url } or { bytes }; options: { precision, gpu, backend, persist, poolFactor, storeText }
+   * (see index.d.ts);
    * onProgress(loaded, total): bytes of the bundle's files fetched so far.
    */
   static async open(source, options = {}, onProgress = undefined) {
@@ -71,8 +76,8 @@ export class LocalEngine {
   }
 
   async #recover() {
-    let bytes = this.#saved?.bytes ?? null;
-    if (!this.#saved) {
+    let bytes = null;
+    if (!this.#storage) {
       try {
         bytes = this.#inner.exportIndexForRecovery();
       } catch {
@@ -82,16 +87,19 @@ export class LocalEngine {
     const fresh = await this.#retriever(await freshWasmRetriever());
     if (bytes?.length) fresh.importIndex(bytes);
     this.#inner = fresh; // the trapped instance is dropped, not freed: its state is not trusted
+    // With `persist`, the stored index (read without the lock, which a trapped commit may hold: what
+    // another tab writes meanwhile is applied again by the next catch-up, and applying is idempotent).
+    if (this.#storage) await this.#loadStored();
     const { gpu } = this.#opened.options;
     if (gpu ?? !isNode) await this.#openGpu(gpu === "allow-fallback");
-    return { indexRestored: bytes !== null };
+    return { indexRestored: bytes !== null || this.#storage !== null };
   }
 
   async #attachStorage(name) {
     this.#storage = openStorage(name);
-    this.#saved = { name, version: 0, bytes: this.#inner.exportIndex() };
+    this.#saved = { name, version: 0 };
     try {
-      await this.#storage.lock(() => this.#catchUp());
+      await this.#storage.lock(() => this.#loadStored());
     } catch (err) {
       if (err?.name === "IndexError") {
         err.message += ` (stored index '${name}': call Retriever.deleteIndex('${name}') and add the documents again)`;
@@ -100,45 +108,112 @@ export class LocalEngine {
     }
   }
 
-  /** Loads what another tab (or an earlier visit) stored since this engine last read or wrote. */
-  async #catchUp() {
-    const stored = await this.#storage.read();
-    if (stored && stored.version !== this.#saved.version) {
-      this.#inner.importIndex(stored.bytes);
-      this.#saved.version = stored.version;
-      this.#saved.bytes = stored.bytes;
+  /**
+   * Reads the whole stored index: its document records a batch at a time (a damaged record is left
+   * out and listed in `damaged`), or a layout-1 record, which is migrated to records.
+   */
+  async #loadStored() {
+    const header = await this.#storage.readHeader();
+    this.#inner.clear();
+    this.#texts.clear();
+    this.#damaged = [];
+    if (!header) {
+      const legacy = await this.#storage.readLegacy();
+      if (legacy) await this.#migrate(legacy);
+      return;
+    }
+    await this.#storage.readDocuments((records) => this.#applyRecords(records));
+    this.#saved.version = header.version;
+  }
+
+  /** Layout 1 to 2: the whole-index record becomes one record per document, in one transaction. */
+  async #migrate(legacy) {
+    this.#inner.importIndex(legacy.bytes); // a damaged one is an IndexError, as before
+    const version = legacy.version + 1;
+    await this.#storage.write(version, { put: this.#records(this.#inner.documentIds()), clear: true, dropLegacy: true });
+    this.#saved.version = version;
+  }
+
+  /** Stores stored records in the index (and their texts); damaged ones are listed, not stored. */
+  #applyRecords(records) {
+    const damaged = this.#inner.applyDocuments(records.map((r) => r.id), records.map((r) => r.bytes));
+    const left = new Set(damaged.map((d) => d.id));
+    for (const r of records) {
+      if (r.text !== undefined && !left.has(r.id)) this.#texts.set(r.id, r.text);
+    }
+    for (const d of damaged) {
+      this.#damaged.push({ name: "IndexError", id: d.id, message: `the stored record of document '${d.id}' is damaged and was left out: ${d.message}` });
     }
   }
 
+  /** The records of these documents as they are now (ids not stored are left out). */
+  #records(ids) {
+    const bytes = this.#inner.exportDocuments(ids);
+    return ids.flatMap((id, i) => (bytes[i] ? [{ id, bytes: bytes[i], text: this.#texts.get(id) }] : []));
+  }
+
+  /** Applies what another tab (or an earlier visit) stored since this engine last read or wrote. */
+  async #catchUp() {
+    const header = await this.#storage.readHeader();
+    if (!header || header.version === this.#saved.version) return;
+    const changes = await this.#storage.changesSince(this.#saved.version);
+    if (!changes) return this.#loadStored(); // too far behind for the log: read everything
+    const found = await this.#storage.readDocumentsById(changes.ids);
+    for (const { id } of found.filter((f) => !f.record)) {
+      this.#inner.remove(id);
+      this.#texts.delete(id);
+    }
+    this.#applyRecords(found.filter((f) => f.record).map((f) => ({ id: f.id, ...f.record })));
+    this.#saved.version = changes.version;
+  }
+
   /**
-   * Applies `change` to the index and, with `persist`, stores the result in one transaction under the
-   * index's lock. If the write fails (quota), the index goes back to what is stored and the error is
-   * thrown: memory and storage never disagree.
+   * Applies `change` (which touches the documents `ids`; `null`: possibly all) to the index and, with
+   * `persist`, stores those documents' records in one transaction under the index's lock. If the write
+   * fails (quota), those documents go back to their stored state and the error is thrown: memory and
+   * storage never disagree.
    */
-  #commit(change) {
+  #commit(ids, change) {
     // One change at a time: an add yields between passages, and another add or remove must not
     // slip in between its encoding and its commit.
-    const run = this.#writes.then(() => this.#commitNow(change));
+    const run = this.#writes.then(() => this.#commitNow(ids, change));
     this.#writes = run.catch(() => {});
     return run;
   }
 
-  async #commitNow(change) {
+  async #commitNow(ids, change) {
     if (!this.#storage) return change();
     return this.#storage.lock(async () => {
       await this.#catchUp();
+      const touched = ids ?? this.#inner.documentIds();
+      const before = this.#records(touched);
+      const textsBefore = new Map(this.#texts);
       const result = await change();
-      const bytes = this.#inner.exportIndex();
+      const after = ids ? this.#records(ids) : this.#records(this.#inner.documentIds());
+      const kept = new Set(after.map((r) => r.id));
+      const remove = ids ? before.filter((r) => !kept.has(r.id)).map((r) => r.id) : [];
       try {
-        await this.#storage.write(this.#saved.version + 1, bytes);
+        await this.#storage.write(this.#saved.version + 1, { put: after, remove, clear: !ids });
       } catch (err) {
-        this.#inner.importIndex(this.#saved.bytes);
+        this.#restore(ids && touched, before, textsBefore);
         throw err;
       }
       this.#saved.version += 1;
-      this.#saved.bytes = bytes;
       return result;
     });
+  }
+
+  /** Puts the `touched` documents (null: all) back as the `before` records had them. */
+  #restore(touched, before, textsBefore) {
+    if (touched) touched.forEach((id) => this.#inner.remove(id));
+    else this.#inner.clear();
+    this.#inner.applyDocuments(before.map((r) => r.id), before.map((r) => r.bytes));
+    this.#texts = textsBefore;
+  }
+
+  /** With `storeText`: keeps these documents' texts (stored with their records by the commit). */
+  #keepTexts(ids, texts) {
+    if (this.#opened.options.storeText) ids.forEach((id, i) => this.#texts.set(id, texts[i]));
   }
 
   /** A missing or refused GPU is not an error: searches stay on the CPU and `gpuError` says why. */
@@ -161,7 +236,7 @@ export class LocalEngine {
    * committed whole. An abort stops at the next passage and commits nothing of the batch.
    */
   add(ids, texts, metadata, onProgress) {
-    return this.#commit(() => this.#guarded(async (inner) => {
+    return this.#commit(ids, () => this.#guarded(async (inner) => {
       this.#abortRequested = false;
       const job = inner.beginAdd(ids, texts, metadata);
       try {
@@ -180,7 +255,9 @@ export class LocalEngine {
         job.free();
         throw err;
       }
-      return inner.commitAdd(job);
+      const report = inner.commitAdd(job);
+      this.#keepTexts(ids, texts);
+      return report;
     }));
   }
 
@@ -203,9 +280,16 @@ export class LocalEngine {
     return this.#guarded((inner) => Array.from(inner.unchangedOf(ids, texts), Boolean));
   }
 
-  /** Commits a pool's encoded batch with the batch's unchanged documents' metadata, as one change. */
-  commitEncoded(bytes, ids, texts, metadata) {
-    return this.#commit(() => this.#guarded((inner) => inner.commitEncoded(bytes, ids, texts, metadata)));
+  /**
+   * Commits a pool's encoded batch (the documents `encodedIds`, whose texts are `encodedTexts`) with
+   * the batch's unchanged documents' metadata (`ids`, `texts`, `metadata`), as one change.
+   */
+  commitEncoded(bytes, ids, texts, metadata, encodedIds = [], encodedTexts = []) {
+    return this.#commit([...encodedIds, ...ids], () => this.#guarded((inner) => {
+      const report = inner.commitEncoded(bytes, ids, texts, metadata);
+      this.#keepTexts([...encodedIds, ...ids], [...encodedTexts, ...texts]);
+      return report;
+    }));
   }
 
   /** Stops the add in progress at its next passage (it rejects with an AbortError). */
@@ -214,7 +298,23 @@ export class LocalEngine {
   }
 
   remove(id) {
-    return this.#commit(() => this.#guarded((inner) => inner.remove(id)));
+    return this.#commit([id], () => this.#guarded((inner) => {
+      this.#texts.delete(id);
+      return inner.remove(id);
+    }));
+  }
+
+  /** Every stored document as `{ id, text, metadata }`, in index order (`text` with `storeText`). */
+  documents() {
+    return this.#guarded((inner) => inner.documentIds().map((id) => ({ id, text: this.#texts.get(id), metadata: inner.documentMetadata(id) })));
+  }
+
+  /** `{ id, text, metadata }` of a stored document (`text` with `storeText`, else undefined), or null. */
+  getDocument(id) {
+    return this.#guarded((inner) => {
+      const metadata = inner.documentMetadata(id);
+      return metadata === undefined ? null : { id, text: this.#texts.get(id), metadata };
+    });
   }
 
   explain(query, text, passageStart) {
@@ -225,8 +325,12 @@ export class LocalEngine {
     return this.#guarded((inner) => inner.exportIndex());
   }
 
+  /** Replaces the whole index (texts kept with `storeText` are dropped: the file has none). */
   importIndex(bytes) {
-    return this.#commit(() => this.#guarded((inner) => inner.importIndex(bytes)));
+    return this.#commit(null, () => this.#guarded((inner) => {
+      inner.importIndex(bytes);
+      this.#texts.clear();
+    }));
   }
 
   destroyGpuForTesting() {
@@ -242,8 +346,10 @@ export class LocalEngine {
     return this.#guarded((inner) => inner.setBackend(name));
   }
 
-  search(query, k, filter) {
-    return this.#guarded((inner) => inner.search(query, k, filter));
+  async search(query, k, filter) {
+    const results = await this.#guarded((inner) => inner.search(query, k, filter));
+    if (this.#opened.options.storeText) for (const hit of results.hits) hit.text = this.#texts.get(hit.id);
+    return results;
   }
 
   encodeIds(ids) {
@@ -276,6 +382,7 @@ export class LocalEngine {
       gpuAdapter: r.gpuAdapter ?? null,
       gpuError: r.gpuError ?? null,
       persisted: this.#saved ? { name: this.#saved.name, version: this.#saved.version } : null,
+      damaged: this.#damaged,
     };
   }
 

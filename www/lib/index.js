@@ -124,8 +124,8 @@ function bundleUrl(location) {
   return new URL(dir, globalThis.location?.href).href;
 }
 
-function engineOptions({ precision, gpu, backend, persist, poolFactor }) {
-  return { precision, gpu, backend, persist, poolFactor: checkPoolFactor(poolFactor) };
+function engineOptions({ precision, gpu, backend, persist, poolFactor, storeText }) {
+  return { precision, gpu, backend, persist, poolFactor: checkPoolFactor(poolFactor), storeText: Boolean(storeText) };
 }
 
 function pickEngine(options) {
@@ -246,6 +246,17 @@ export class Retriever {
     return this.#engine.call("explain", [checkString(query, "query"), checkString(text, "text"), start]);
   }
 
+  /** `{ id, text, metadata }` of a stored document, or null: `text` is kept with `storeText` (else
+   *  undefined). */
+  async getDocument(id) {
+    return this.#engine.call("getDocument", [checkId(id)]);
+  }
+
+  /** Every stored document as `{ id, text, metadata }`, oldest first (`text` with `storeText`). */
+  async documents() {
+    return this.#engine.call("documents");
+  }
+
   /** Removes a document by id; resolves to whether it was stored. */
   async remove(id) {
     return this.#engine.call("remove", [checkId(id)]);
@@ -331,6 +342,15 @@ export class Retriever {
 
   get gpuError() {
     return this.#engine.stats.gpuError;
+  }
+
+  /**
+   * With `persist`: documents whose stored record was damaged (torn or altered: its checksum fails)
+   * and was left out at load, as `[{ name: "IndexError", id, message }]`; the rest of the index works.
+   * Add such a document again (or remove it) to replace its record.
+   */
+  get damaged() {
+    return this.#engine.stats.damaged ?? [];
   }
 
   /** With `persist`: `{ name, version }` of the stored index this one matches; else null. */

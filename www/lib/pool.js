@@ -151,7 +151,7 @@ export async function addInPool(engine, pool, chunks, documents, onProgress, sig
       progress();
     };
     const bytes = changed.ids.length ? await pool.encode(changed.ids, changed.texts, changed.metadata, onPassages) : null;
-    return { bytes, same };
+    return { bytes, same, changed };
   };
   const started = [];
   const startUpTo = (n) => {
@@ -165,10 +165,10 @@ export async function addInPool(engine, pool, chunks, documents, onProgress, sig
     for (const [i, chunk] of chunks.entries()) {
       signal?.throwIfAborted();
       startUpTo(i + pool.size);
-      const { bytes, same } = await started[i];
+      const { bytes, same, changed } = await started[i];
       signal?.throwIfAborted();
       const done = bytes
-        ? await engine.call("commitEncoded", [bytes, same.ids, same.texts, same.metadata])
+        ? await engine.call("commitEncoded", [bytes, same.ids, same.texts, same.metadata, changed.ids, changed.texts])
         : await engine.call("add", [same.ids, same.texts, same.metadata]); // metadata only
       report.encoded += done.encoded;
       report.unchanged += done.unchanged;
