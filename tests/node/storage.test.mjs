@@ -120,3 +120,15 @@ test("storeText keeps each text with its record: hits and getDocument return it,
   assert.deepEqual((await withText("texts")).size, 2);
   for (const x of [r, reopened]) x.free();
 });
+
+test("a stored index whose header names another model is refused whole with an IndexError and a way out", async () => {
+  const r = await open("other-model");
+  await r.add([{ id: "a", text: "a note" }]);
+  r.free();
+  MemoryStorage.headerOf("other-model").modelSha256 = "0".repeat(64);
+  await assert.rejects(open("other-model"), (err) => err.name === "IndexError" && /another model/.test(err.message) && /deleteIndex\('other-model'\)/.test(err.message));
+  await Retriever.deleteIndex("other-model");
+  const fresh = await open("other-model");
+  assert.equal(fresh.size, 0);
+  fresh.free();
+});

@@ -122,15 +122,36 @@ export class LocalEngine {
       if (legacy) await this.#migrate(legacy);
       return;
     }
+    this.#checkHeader(header);
     await this.#storage.readDocuments((records) => this.#applyRecords(records));
     this.#saved.version = header.version;
+  }
+
+  /** A stored index of another model or format cannot be read record by record: refused whole. */
+  #checkHeader(header) {
+    const model = this.#model();
+    const problem = header.format !== 2
+      ? `it has layout ${header.format}, which this version cannot read`
+      : header.modelSha256 && header.modelSha256 !== model.modelSha256
+        ? `it was made with another model (sha256 ${header.modelSha256}, this one is ${model.modelSha256})`
+        : null;
+    if (problem) {
+      const err = new Error(`the stored index cannot be used: ${problem}`);
+      err.name = "IndexError";
+      throw err;
+    }
+  }
+
+  /** What the header records of this engine's index. */
+  #model() {
+    return { modelSha256: this.#inner.modelSha256, precision: this.#inner.precision };
   }
 
   /** Layout 1 to 2: the whole-index record becomes one record per document, in one transaction. */
   async #migrate(legacy) {
     this.#inner.importIndex(legacy.bytes); // a damaged one is an IndexError, as before
     const version = legacy.version + 1;
-    await this.#storage.write(version, { put: this.#records(this.#inner.documentIds()), clear: true, dropLegacy: true });
+    await this.#storage.write(version, { put: this.#records(this.#inner.documentIds()), clear: true, dropLegacy: true, model: this.#model() });
     this.#saved.version = version;
   }
 
@@ -193,7 +214,7 @@ export class LocalEngine {
       const kept = new Set(after.map((r) => r.id));
       const remove = ids ? before.filter((r) => !kept.has(r.id)).map((r) => r.id) : [];
       try {
-        await this.#storage.write(this.#saved.version + 1, { put: after, remove, clear: !ids });
+        await this.#storage.write(this.#saved.version + 1, { put: after, remove, clear: !ids, model: this.#model() });
       } catch (err) {
         this.#restore(ids && touched, before, textsBefore);
         throw err;

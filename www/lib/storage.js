@@ -1,12 +1,13 @@
 // Where does an index live between visits? Behind one small interface, the way tantivy keeps storage
 // behind `Directory`, so the engine's commit protocol (catch up, change, write the change, roll back
-// on failure) is the same everywhere. Layout 2: a header per index name ({ format, version }), one
+// on failure) is the same everywhere. Layout 2: a header per index name ({ format, version,
+// modelSha256, precision }), one
 // record per document ({ bytes: that document's own index file, text? }), and a log of which ids each
 // version changed, so a write costs O(documents changed) and a lagging tab reads only what changed.
 // Every write (records, header and log entry) is one transaction: a closed tab or a refused write
 // leaves the previous version. Layout 1 (one record holding the whole index) is read for migration.
 //   readHeader()  readLegacy()  readDocuments(onBatch)  readDocumentsById(ids)  changesSince(version)
-//   write(version, { put, remove, clear, dropLegacy })  remove()  lock(fn)
+//   write(version, { put, remove, clear, dropLegacy, model })  remove()  lock(fn)
 // `IndexedDbStorage` uses IndexedDB with a Web Lock per name so tabs take turns; `MemoryStorage` keeps
 // the same in this process (Node, tests), with an optional byte quota. IndexedDB is hand-written
 // instead of the `idb` package because the package ships as plain ES modules with no bundler to
@@ -126,10 +127,10 @@ export class IndexedDbStorage {
 
   /**
    * Stores version `version`: `put` records ({ id, bytes, text }), `remove`d ids, after deleting every
-   * record first if `clear`; the layout-1 record too if `dropLegacy`. One transaction; resolves once
-   * durable.
+   * record first if `clear`; the layout-1 record too if `dropLegacy`; `model` ({ modelSha256,
+   * precision }) goes in the header. One transaction; resolves once durable.
    */
-  async write(version, { put = [], remove = [], clear = false, dropLegacy = false }) {
+  async write(version, { put = [], remove = [], clear = false, dropLegacy = false, model = {} }) {
     const db = await openDb();
     await new Promise((resolve, reject) => {
       const refused = (err) => (err?.name === "QuotaExceededError" ? quotaError(err.message) : err);
@@ -146,7 +147,7 @@ export class IndexedDbStorage {
         // After a clear the log starts again: older versions cannot be caught up record by record.
         log.put({ ids: [...put.map((r) => r.id), ...remove] }, [this.name, version]);
         if (version > LOG_KEEP) log.delete(IDBKeyRange.bound([this.name, 0], [this.name, version - LOG_KEEP]));
-        tx.objectStore(HEADERS).put({ format: FORMAT, version }, this.name);
+        tx.objectStore(HEADERS).put({ format: FORMAT, version, ...model }, this.name);
         if (dropLegacy) tx.objectStore(LEGACY).delete(this.name);
       } catch (err) {
         tx?.abort();
@@ -193,6 +194,11 @@ export class MemoryStorage {
     memory.set(name, { legacy: { version, bytes: bytes.slice() } });
   }
 
+  /** The stored header of an index, to alter it in tests. */
+  static headerOf(name) {
+    return memory.get(name)?.header;
+  }
+
   /** The stored record of one document, to damage it in tests. */
   static recordOf(name, id) {
     return memory.get(name)?.documents?.get(id);
@@ -233,7 +239,7 @@ export class MemoryStorage {
     return ids && { version, ids };
   }
 
-  async write(version, { put = [], remove = [], clear = false, dropLegacy = false }) {
+  async write(version, { put = [], remove = [], clear = false, dropLegacy = false, model = {} }) {
     const before = this.#stored ?? {};
     const documents = new Map(clear ? [] : before.documents ?? []);
     const log = new Map(clear ? [] : before.log ?? []);
@@ -244,7 +250,7 @@ export class MemoryStorage {
     log.set(version, { ids: [...put.map((r) => r.id), ...remove] });
     log.delete(version - LOG_KEEP);
     MemoryStorage.bytesWritten += put.reduce((n, r) => n + r.bytes.length + (r.text?.length ?? 0), 0);
-    memory.set(this.name, { header: { format: FORMAT, version }, documents, log, legacy: dropLegacy ? undefined : before.legacy });
+    memory.set(this.name, { header: { format: FORMAT, version, ...model }, documents, log, legacy: dropLegacy ? undefined : before.legacy });
   }
 
   async remove() {
