@@ -231,29 +231,30 @@ impl TokenStore {
         &self.tokens
     }
 
-    /// A store holding copies of just these documents (unknown ids are skipped), in this store's
-    /// order: e.g. one document's own index file, the unit persistence writes.
-    pub fn subset(&self, ids: &[&str]) -> TokenStore {
-        let wanted: std::collections::HashSet<&str> = ids.iter().copied().collect();
-        let mut out = TokenStore::new(self.precision(), self.dim);
-        for p in self
-            .passages
-            .iter()
-            .filter(|p| wanted.contains(p.doc_id.as_str()))
-        {
-            let start = out.token_count();
-            let tokens = self
-                .tokens
-                .gathered(self.dim, std::slice::from_ref(&p.tokens));
-            out.tokens.append(&tokens, self.dim);
-            out.passages.push(StoredPassage {
+    /// A store holding a copy of each of these documents alone (`None` for an id not stored), made in
+    /// one pass over the passages: each document's own index file is the unit persistence writes.
+    pub fn split_documents(&self, ids: &[&str]) -> Vec<Option<TokenStore>> {
+        let slot: HashMap<&str, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+        let mut out: Vec<Option<TokenStore>> = ids.iter().map(|_| None).collect();
+        for p in &self.passages {
+            let Some(&i) = slot.get(p.doc_id.as_str()) else {
+                continue;
+            };
+            let one = out[i].get_or_insert_with(|| {
+                let mut one = TokenStore::new(self.precision(), self.dim);
+                if let Some(info) = self.docs.get(&p.doc_id) {
+                    one.docs.insert(p.doc_id.clone(), info.clone());
+                }
+                one
+            });
+            let start = one.token_count();
+            let tokens = self.tokens.gathered(self.dim, std::slice::from_ref(&p.tokens));
+            one.tokens.append(&tokens, self.dim);
+            one.passages.push(StoredPassage {
                 tokens: start..start + p.tokens.len(),
                 ..p.clone()
             });
-            out.passage_ids.push(next_generation());
-            if let Some(info) = self.docs.get(&p.doc_id) {
-                out.docs.insert(p.doc_id.clone(), info.clone());
-            }
+            one.passage_ids.push(next_generation());
         }
         out
     }

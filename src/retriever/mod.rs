@@ -195,11 +195,10 @@ impl Retriever {
     /// Each document's own index file (the export format holding just it), or `None` for an id not
     /// stored: the records persistence writes, one per document.
     pub fn export_documents(&self, ids: &[&str]) -> Vec<Option<Vec<u8>>> {
-        ids.iter()
-            .map(|id| {
-                let one = self.store.subset(&[id]);
-                (!one.is_empty()).then(|| one.to_bytes(&self.model_sha256))
-            })
+        self.store
+            .split_documents(ids)
+            .into_iter()
+            .map(|one| one.map(|one| one.to_bytes(&self.model_sha256)))
             .collect()
     }
 
