@@ -74,9 +74,10 @@ export interface LoadOptions {
   /**
    * Token pooling for documents added by this retriever (PyLate's hierarchical pooling): each
    * passage's token vectors are clustered and about 1/poolFactor of them kept (cluster means), so
-   * the index stores, writes and scans that much less. Default 2 (on SciFact: half the tokens, nDCG@10
-   * 0.7245 against 0.7222 unpooled); 1 keeps every token (then `explain`'s contributions sum exactly
-   * to the hit's score; pooled, approximately); 3 keeps a third at 0.7045.
+   * the index stores, writes and scans that much less. Default 1 (every token kept). On SciFact, 2
+   * keeps half the tokens at nDCG@10 0.7245 against 0.7222 unpooled, 3 a third at 0.7045; but pooled,
+   * notes that differ in one rare token (a number, a name) may no longer rank exactly, and `explain`'s
+   * contributions only approximately sum to the hit's score.
    */
   poolFactor?: number;
   /**
