@@ -248,7 +248,9 @@ impl TokenStore {
                 one
             });
             let start = one.token_count();
-            let tokens = self.tokens.gathered(self.dim, std::slice::from_ref(&p.tokens));
+            let tokens = self
+                .tokens
+                .gathered(self.dim, std::slice::from_ref(&p.tokens));
             one.tokens.append(&tokens, self.dim);
             one.passages.push(StoredPassage {
                 tokens: start..start + p.tokens.len(),

@@ -10,7 +10,7 @@ use std::ops::Range;
 use super::{AddReport, NewDocument, Retriever};
 use crate::error::{Error, Result};
 use crate::index::pooling::pool_tokens;
-use crate::index::{DocInfo, NewPassage, StagedDocument, TokenStore};
+use crate::index::{DocInfo, NewPassage, StagedDocument};
 use crate::model::Encoding;
 use crate::offsets::utf16_range;
 
@@ -59,7 +59,7 @@ impl Retriever {
         let mut passages_total = 0;
         for doc in docs {
             let content_hash = crate::model::sha256_hex(doc.text.as_bytes());
-            let todo = if self.stored_hash_is(doc.id, doc.text) {
+            let todo = if self.stored_hash_is(doc.id, &content_hash) {
                 None
             } else {
                 Some(self.tokenizer.document_passages(doc.text)?.into())
@@ -163,15 +163,15 @@ impl Retriever {
     /// For each document, whether its text is stored exactly as given (so it needs no encoding).
     pub fn unchanged(&self, docs: &[NewDocument]) -> Vec<bool> {
         docs.iter()
-            .map(|doc| self.stored_hash_is(doc.id, doc.text))
+            .map(|doc| self.stored_hash_is(doc.id, &crate::model::sha256_hex(doc.text.as_bytes())))
             .collect()
     }
 
-    fn stored_hash_is(&self, id: &str, text: &str) -> bool {
-        let hash = crate::model::sha256_hex(text.as_bytes());
+    /// Whether document `id` is stored with this content hash (sha256 hex of its text).
+    fn stored_hash_is(&self, id: &str, content_hash: &str) -> bool {
         self.store
             .doc_info(id)
-            .is_some_and(|info| info.content_hash == hash)
+            .is_some_and(|info| info.content_hash == content_hash)
     }
 
     /// Commits documents encoded by another retriever of the same model and precision (its
@@ -182,16 +182,7 @@ impl Retriever {
         encoded: &[u8],
         unchanged: &[NewDocument],
     ) -> Result<AddReport> {
-        let other = TokenStore::from_bytes(encoded, &self.model_sha256)?;
-        if other.precision() != self.store.precision() || other.dim() != self.store.dim() {
-            return Err(Error::Index(format!(
-                "encoded documents are {} at dim {}; this index is {} at dim {}",
-                other.precision().name(),
-                other.dim(),
-                self.store.precision().name(),
-                self.store.dim()
-            )));
-        }
+        let other = self.read_same_layout(encoded, "encoded documents")?;
         let mut docs = Vec::new();
         for (id, info, staged) in other.into_staged() {
             let todo = Some(Default::default()); // encoded: nothing left to do
@@ -205,13 +196,13 @@ impl Retriever {
             });
         }
         for doc in unchanged {
-            if !self.stored_hash_is(doc.id, doc.text) {
+            let content_hash = crate::model::sha256_hex(doc.text.as_bytes());
+            if !self.stored_hash_is(doc.id, &content_hash) {
                 return Err(Error::InvalidInput(format!(
                     "document '{}' changed after it was checked: add it again",
                     doc.id
                 )));
             }
-            let content_hash = crate::model::sha256_hex(doc.text.as_bytes());
             docs.push(PendingDocument {
                 id: doc.id.to_owned(),
                 info: DocInfo::new(content_hash, doc.metadata.clone()),

@@ -222,18 +222,24 @@ impl Retriever {
         Ok(damaged)
     }
 
-    fn read_document(&self, id: &str, bytes: &[u8]) -> Result<(String, DocInfo, StagedDocument)> {
-        let one = TokenStore::from_bytes(bytes, &self.model_sha256)?;
-        if one.precision() != self.store.precision() || one.dim() != self.store.dim() {
+    /// An index file of this model (`what` names it in errors) whose precision and dim are this
+    /// index's, so its documents can be stored here as they are.
+    fn read_same_layout(&self, bytes: &[u8], what: &str) -> Result<TokenStore> {
+        let other = TokenStore::from_bytes(bytes, &self.model_sha256)?;
+        if other.precision() != self.store.precision() || other.dim() != self.store.dim() {
             return Err(Error::Index(format!(
-                "the record is {} at dim {}; the index is {} at dim {}",
-                one.precision().name(),
-                one.dim(),
+                "{what} is {} at dim {}; this index is {} at dim {}",
+                other.precision().name(),
+                other.dim(),
                 self.store.precision().name(),
                 self.store.dim()
             )));
         }
-        let mut docs = one.into_staged();
+        Ok(other)
+    }
+
+    fn read_document(&self, id: &str, bytes: &[u8]) -> Result<(String, DocInfo, StagedDocument)> {
+        let mut docs = self.read_same_layout(bytes, "the record")?.into_staged();
         match (docs.pop(), docs.is_empty()) {
             (Some(doc), true) if doc.0 == id => Ok(doc),
             _ => Err(Error::Index(format!(

@@ -117,5 +117,6 @@ impl MaxSimBench {
 /// without encoding.
 #[wasm_bindgen(js_name = syntheticIndex)]
 pub fn synthetic_index(docs: usize, tokens: usize, dim: usize, model_sha256: &str) -> Vec<u8> {
-    crate::score::bench::synthetic_store(docs, tokens, dim, Precision::Int8, 3).to_bytes(model_sha256)
+    crate::score::bench::synthetic_store(docs, tokens, dim, Precision::Int8, 3)
+        .to_bytes(model_sha256)
 }
