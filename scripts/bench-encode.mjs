@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import * as ort from "onnxruntime-web";
 import { Retriever } from "colbert-wasm";
+import { wasmMemoryBytes } from "../www/lib/wasm.js";
 import { benchEncode, report } from "./bench/encode-core.mjs";
 import { startServer } from "./serve.mjs";
 import { launchChromium } from "../tests/browser/browser.mjs";
@@ -42,6 +43,18 @@ for (const file of ["colbert_wasm_bg.wasm", "colbert_wasm_relaxed_bg.wasm"]) {
   console.log(`shipped ${file}: ${mib(wasm.length)} MiB raw, ${mib(gzipSync(wasm, { level: 9 }).length)} MiB gzipped (goal <= 3 MiB gzipped; a page loads one of the two)`);
 }
 
+/** Memory of one engine in Node: the wasm instance's linear memory after loading the bundle (its peak
+ *  during the load, since wasm memory never shrinks) and the process's resident growth. */
+async function reportMemoryPerEngine() {
+  const rssBefore = process.memoryUsage().rss;
+  const retriever = await Retriever.load(bundleDir);
+  await retriever.add([{ id: "warm", text: "one short note to encode" }]);
+  const rss = process.memoryUsage().rss - rssBefore;
+  console.log(`[memory per engine, Node] wasm memory ${mib(wasmMemoryBytes())} MiB (goal <= 100), process RSS +${mib(rss)} MiB`);
+  retriever.free();
+}
+
+await reportMemoryPerEngine();
 const encoders = availableParallelism();
 const node = await benchEncode({ Retriever, ort, bundleUrl: bundleDir, modelBytes: readFileSync(`${bundleDir}model.onnx`), reps, encoders });
 report("node", node);

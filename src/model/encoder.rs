@@ -5,6 +5,7 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
+use tract_onnx::pb::ModelProto;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::infer::Factoid;
 
@@ -106,7 +107,28 @@ impl Encoder {
         manifest: &Manifest,
         planning: Planning,
     ) -> Result<Encoder> {
-        let mut proto = onnx_graph::decode(onnx_bytes)?;
+        Encoder::from_proto(onnx_graph::decode(onnx_bytes)?, external, manifest, planning)
+    }
+
+    /// Like `with_external_data`, but frees the file's bytes as soon as they are decoded: the load's
+    /// peak is what a wasm instance keeps (linear memory never shrinks), and holding the file, its
+    /// decoded copy and tract's copy at once was a third of that peak.
+    pub fn from_owned_bytes(
+        onnx_bytes: Vec<u8>,
+        external: &ExternalData,
+        manifest: &Manifest,
+    ) -> Result<Encoder> {
+        let proto = onnx_graph::decode(&onnx_bytes)?;
+        drop(onnx_bytes);
+        Encoder::from_proto(proto, external, manifest, Planning::Auto)
+    }
+
+    fn from_proto(
+        mut proto: ModelProto,
+        external: &ExternalData,
+        manifest: &Manifest,
+        planning: Planning,
+    ) -> Result<Encoder> {
         onnx_graph::inline_external_data(&mut proto, external)?;
         // Exporters annotate intermediate shapes with their own symbols (batch_size, and for
         // Flatten products of them) that tract cannot always unify with its own inference: tract

@@ -81,16 +81,23 @@ impl Retriever {
     }
 
     pub fn with_precision(bundle: Bundle, precision: Precision) -> Result<Retriever> {
-        let tokenizer = ColbertTokenizer::new(&bundle.tokenizer, &bundle.manifest)?;
-        let mut encoder =
-            Encoder::with_external_data(&bundle.model, &bundle.model_data, &bundle.manifest)?;
+        let Bundle {
+            manifest,
+            model,
+            tokenizer,
+            model_data,
+            model_sha256,
+        } = bundle;
+        let tokenizer = ColbertTokenizer::new(&tokenizer, &manifest)?;
+        let mut encoder = Encoder::from_owned_bytes(model, &model_data, &manifest)?;
+        drop(model_data);
         check_vocabulary(&tokenizer, &mut encoder)?;
         Ok(Retriever {
             tokenizer,
             encoder,
-            store: TokenStore::new(precision, bundle.manifest.dim),
+            store: TokenStore::new(precision, manifest.dim),
             backends: Backends::default(),
-            model_sha256: bundle.model_sha256,
+            model_sha256,
             pool_factor: crate::index::pooling::DEFAULT_POOL_FACTOR,
         })
     }

@@ -54,10 +54,14 @@ export function initWasm() {
       compiled = await compile(WASM_URLS.simd128);
       wasmBuild = "simd128";
     }
-    await init({ module_or_path: compiled });
+    firstExports = await init({ module_or_path: compiled });
   })();
   return ready;
 }
+
+let firstExports = null;
+/** Bytes of the first instance's linear memory: what loading grew it to (wasm memory never shrinks). */
+export const wasmMemoryBytes = () => firstExports?.memory.buffer.byteLength ?? 0;
 
 /**
  * A new instance of the wasm with its own memory, behind its own copy of the JS glue (the glue keeps
