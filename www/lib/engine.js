@@ -1,7 +1,7 @@
 // The engine: wraps the wasm `Retriever` with plain-data methods, so the same calls can run in this
 // thread or, through worker.js, in a Web Worker. Commits go through the storage interface (storage.js),
 // traps through recovery (recovery.js).
-import { WasmRetriever, freshWasmRetriever, initWasm, isNode, wasmBuild } from "./wasm.js";
+import { WasmRetriever, freshWasmRetriever, initWasm, isNode, wasmBuild, wasmShared } from "./wasm.js";
 import { fetchBundle } from "./bundle.js";
 import { abortError, engineError, isTrap, yieldToEvents } from "./recovery.js";
 import { openStorage } from "./storage.js";
@@ -400,6 +400,7 @@ export class LocalEngine {
       precision: r.precision,
       modelSha256: r.modelSha256,
       wasmBuild,
+      wasmShared,
       gpuAdapter: r.gpuAdapter ?? null,
       gpuError: r.gpuError ?? null,
       persisted: this.#saved ? { name: this.#saved.name, version: this.#saved.version } : null,

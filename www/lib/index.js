@@ -3,6 +3,7 @@
 import { LocalEngine, PROGRESS_METHODS, isNode } from "./engine.js";
 import { EncoderPool, addInOrder, addInPool, defaultEncoders } from "./pool.js";
 import { openStorage } from "./storage.js";
+import { compileWasm } from "./wasm.js";
 import {
   checkBytes, checkDocuments, checkEncoders, checkFilter, checkPoolFactor, checkId, checkK, checkMaxDocumentLength, checkOffset, checkString, checkTokenIds,
 } from "./validate.js";
@@ -22,12 +23,22 @@ class WorkerEngine {
   lost = false;
 
   static async start() {
+    const engine = new WorkerEngine(await WorkerEngine.#spawn());
+    // One compilation for every worker: the page compiles, each worker instantiates (its own memory).
+    // Best effort: a worker that cannot take the module (not cloneable here) compiles its own.
+    try {
+      engine.call("shareCompiledWasm", [await compileWasm()]).catch(() => {});
+    } catch {}
+    return engine;
+  }
+
+  static async #spawn() {
     // Written out in full so bundlers (Vite, webpack) recognise the worker and bundle its imports.
-    if (!isNode) return new WorkerEngine(new Worker(new URL("./worker.js", import.meta.url), { type: "module" }));
+    if (!isNode) return new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
     const { Worker: NodeWorker } = await import("node:worker_threads");
     // Not the pattern above, so bundlers for browsers leave this Node-only URL alone.
     const script = "./worker.js";
-    return new WorkerEngine(new NodeWorker(new URL(script, import.meta.url)));
+    return new NodeWorker(new URL(script, import.meta.url));
   }
 
   constructor(worker) {

@@ -37,23 +37,39 @@ export let wasmBuild = null;
 
 /** The compiled module of the build loaded: fresh instances are made from it after a trap. */
 let compiled = null;
-let ready;
-export function initWasm() {
-  ready ??= (async () => {
+let compiling;
+/** The compiled module and its build, compiled once per thread: what `shareCompiledWasm` hands to workers. */
+export function compileWasm() {
+  compiling ??= (async () => {
     const compile = async (url) => {
       if (!isNode) return WebAssembly.compileStreaming(fetch(url));
       const fs = await import(/* @vite-ignore */ "node:fs/promises");
       return WebAssembly.compile(await fs.readFile(url));
     };
     try {
-      compiled = await compile(WASM_URLS[preferredBuild]);
-      wasmBuild = preferredBuild;
+      return { module: await compile(WASM_URLS[preferredBuild]), build: preferredBuild };
     } catch (err) {
       // A package built with WASM_RELAXED=0 has only the simd128 file.
       if (preferredBuild === "simd128") throw err;
-      compiled = await compile(WASM_URLS.simd128);
-      wasmBuild = "simd128";
+      return { module: await compile(WASM_URLS.simd128), build: "simd128" };
     }
+  })();
+  return compiling;
+}
+
+/** Whether this thread's module came from another thread (an encoder pool shares one compilation). */
+export let wasmShared = false;
+/** Use a module compiled elsewhere (posted by the page to its workers) instead of compiling again. */
+export function shareCompiledWasm({ module, build }) {
+  if (compiling) return;
+  compiling = Promise.resolve({ module, build });
+  wasmShared = true;
+}
+
+let ready;
+export function initWasm() {
+  ready ??= (async () => {
+    ({ module: compiled, build: wasmBuild } = await compileWasm());
     firstExports = await init({ module_or_path: compiled });
   })();
   return ready;
