@@ -38,7 +38,9 @@ test("every engine call index.js makes is a LocalEngine method", () => {
   const calls = new Set([...lib("index.js").matchAll(/\.call\("(\w+)"/g)].map(([, name]) => name));
   assert.ok(calls.size > 10, `found ${calls.size} calls`);
   const engine = new Set(Object.getOwnPropertyNames(LocalEngine.prototype));
-  const missing = [...calls].filter((name) => name !== "open" && !engine.has(name));
+  // worker.js answers these two itself: they come before an engine exists.
+  const beforeEngine = new Set(["open", "shareCompiledWasm"]);
+  const missing = [...calls].filter((name) => !beforeEngine.has(name) && !engine.has(name));
   assert.deepEqual(missing, [], "engine calls without a LocalEngine method");
   assert.equal(typeof LocalEngine.open, "function");
 });
