@@ -74,17 +74,19 @@ test("the default pool matches one encoder, survives a dying worker, and agrees 
   assert.equal(result.size, notes.length);
   // The native encoder and wasm's round differently: in Chromium the relaxed-SIMD build's int8
   // matmuls take 7-bit activations (i32x4.relaxed_dot_i8x16_i7x16), so scores differ by a few percent
-  // and near-ties may swap; the best note and the scores' order of magnitude must agree.
+  // and near-ties may swap; the best note must agree and every score within 5% of the query's best
+  // score (the scale: unrelated notes score near zero, where a relative difference means nothing).
   let worst = 0;
   for (const [i, q] of queries.entries()) {
     const page = new Map(result.inPage[i]);
     const native = result.prebuilt[i];
+    const scale = Math.abs(result.inPage[i][0][1]);
     assert.equal(native.length, notes.length);
     assert.equal(native[0][0], result.inPage[i][0][0], `same best note for "${q}"`);
     for (const [id, score] of native) {
-      worst = Math.max(worst, Math.abs(score - page.get(id)) / Math.abs(page.get(id)));
-      assert.ok(Math.abs(score - page.get(id)) < 0.05 * Math.abs(page.get(id)), `"${q}" ${id}: ${score} vs ${page.get(id)}`);
+      worst = Math.max(worst, Math.abs(score - page.get(id)) / scale);
+      assert.ok(Math.abs(score - page.get(id)) < 0.05 * scale, `"${q}" ${id}: ${score} vs ${page.get(id)} (best ${scale})`);
     }
   }
-  console.log(`# native-indexer vs in-page scores: largest relative difference ${(100 * worst).toFixed(1)}%`);
+  console.log(`# native-indexer vs in-page scores: largest difference ${(100 * worst).toFixed(1)}% of the best score`);
 });
