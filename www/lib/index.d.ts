@@ -210,5 +210,13 @@ export class Retriever {
    * the rest of the index works. Adding or removing such a document replaces its record.
    */
   readonly damaged: { name: "IndexError"; id: string; message: string }[];
+  /**
+   * Encodes a query-sized text until the encoder's times settle (the last 3 within 10%, at most 24
+   * runs): V8 optimises a fresh wasm module's hot functions in the background, and until then encodes
+   * are up to 5x slower. Starts by itself when the engine runs in a worker (the default in browsers);
+   * other calls are answered between its runs. Call it in-thread (Node) to pay that before the first
+   * query. Returns the same promise each time.
+   */
+  warmUp(): Promise<{ runs: number; firstMs: number; lastMs: number }>;
   free(): void;
 }

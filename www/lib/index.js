@@ -4,6 +4,8 @@ import { LocalEngine, PROGRESS_METHODS, isNode } from "./engine.js";
 import { EncoderPool, addInOrder, addInPool, defaultEncoders } from "./pool.js";
 import { openStorage } from "./storage.js";
 import { compileWasm } from "./wasm.js";
+import { yieldToEvents } from "./recovery.js";
+import { runUntilSettled } from "./warmup.js";
 import {
   checkBytes, checkDocuments, checkEncoders, checkFilter, checkPoolFactor, checkId, checkK, checkMaxDocumentLength, checkOffset, checkString, checkTokenIds,
 } from "./validate.js";
@@ -149,6 +151,8 @@ export class Retriever {
   #maxDocumentLength;
   /** With more than one encoder: the pool that encodes `add`'s chunks in parallel (pool.js). */
   #pool;
+  /** The warm-up in progress or done (`warmUp`). */
+  #warming;
 
   constructor(engine, options = {}, pool = null) {
     this.#engine = engine;
@@ -184,18 +188,34 @@ export class Retriever {
   }
 
   /**
-   * In a worker, a warm-up encode is queued behind `open` without waiting for it: the page gets the
-   * retriever at once, and the first real query no longer pays the first run's extra cost (it waits at
-   * most for the rest of the warm-up). Measured in Chromium: first search 43 ms without, 23 ms with.
-   * In-thread (Node) there is nothing to overlap it with, so none.
+   * In a worker, the engine warms itself up (see `warmUp`) without the page waiting: the retriever is
+   * returned at once, and queries no longer land in the slow first runs of a fresh wasm module (they
+   * wait for at most one warm-up encode). In-thread there is nothing to overlap it with, so none.
    */
   static #warmed(engine, source, options) {
-    if (engine instanceof WorkerEngine) engine.call("warmUp").catch(() => {});
     const encoders = checkEncoders(options.encoders) ?? defaultEncoders();
     // The pool's engines open the same bundle (through the offline cache) in the same precision.
     const open = [source, { precision: options.precision, gpu: false, poolFactor: options.poolFactor }];
     const pool = encoders > 1 ? new EncoderPool(encoders, open, () => WorkerEngine.start()) : null;
-    return new Retriever(engine, options, pool);
+    const retriever = new Retriever(engine, options, pool);
+    if (engine instanceof WorkerEngine) retriever.warmUp().catch(() => {});
+    return retriever;
+  }
+
+  /**
+   * Encodes a query-sized text again and again until the encoder's times settle (the last 3 within
+   * 10%; at most 24 runs): V8 compiles a fresh wasm module's hot functions with its optimising
+   * compiler in the background, and until then encodes are up to 5x slower (warmup.js). Each run is a
+   * separate call, so other calls are answered between them; in-thread, events run between them.
+   * Starts by itself in a worker; call it in-thread to move that cost before the first query.
+   * Resolves to `{ runs, firstMs, lastMs }` (encode times measured in the engine).
+   */
+  warmUp() {
+    this.#warming ??= runUntilSettled(async () => {
+      await yieldToEvents();
+      return this.#engine.call("warmUp");
+    });
+    return this.#warming;
   }
 
   /** Deletes a stored index (see the `persist` option): the explicit way to start over. */
