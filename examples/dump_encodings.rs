@@ -36,19 +36,24 @@ fn main() {
         std::process::exit(2);
     };
     let (beir, bundle) = (Path::new(beir), Path::new(bundle));
-    let manifest = Manifest::from_json(&std::fs::read(bundle.join("manifest.json")).unwrap()).unwrap();
+    let manifest =
+        Manifest::from_json(&std::fs::read(bundle.join("manifest.json")).unwrap()).unwrap();
     let tokenizer_json = std::fs::read(bundle.join("tokenizer.json")).unwrap();
     let tokenizer = ColbertTokenizer::new(&tokenizer_json, &manifest).unwrap();
 
     let mut writer = BufWriter::new(std::fs::File::create(out).unwrap());
     let mut write = |value: Value| writeln!(writer, "{value}").unwrap();
     for query in jsonl(&beir.join("queries.jsonl")) {
-        let encoding = tokenizer.encode(&text_of(&query, "text"), TextKind::Query).unwrap();
+        let encoding = tokenizer
+            .encode(&text_of(&query, "text"), TextKind::Query)
+            .unwrap();
         write(line("query", &text_of(&query, "_id"), &encoding));
     }
     let corpus = jsonl(&beir.join("corpus.jsonl"));
     for doc in &corpus {
-        let encoding = tokenizer.encode(&text_of(doc, "title"), TextKind::Query).unwrap();
+        let encoding = tokenizer
+            .encode(&text_of(doc, "title"), TextKind::Query)
+            .unwrap();
         write(line("title", &text_of(doc, "_id"), &encoding));
     }
     for doc in &corpus {

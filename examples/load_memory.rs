@@ -76,11 +76,16 @@ fn stages_of_tract(bytes: &[u8]) {
 }
 
 fn main() {
-    let dir = std::env::args().nth(1).map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/default")
-    });
+    let dir = std::env::args()
+        .nth(1)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/default"));
     let read = |name: &str| std::fs::read(dir.join(name)).unwrap();
-    let (manifest, model, tokenizer) = (read("manifest.json"), read("model.onnx"), read("tokenizer.json"));
+    let (manifest, model, tokenizer) = (
+        read("manifest.json"),
+        read("model.onnx"),
+        read("tokenizer.json"),
+    );
     report("bundle files read");
     if std::env::var_os("TRACT_STAGES").is_some() {
         stages_of_tract(&model);
@@ -91,9 +96,7 @@ fn main() {
     report("retriever loaded (bundle bytes dropped)");
     let text = "The quick brown fox jumps over the lazy dog. ".repeat(18);
     let mut retriever = retriever;
-    retriever
-        .add_documents(&[("doc", text.as_str())])
-        .unwrap();
+    retriever.add_documents(&[("doc", text.as_str())]).unwrap();
     report("one 180-token document encoded and added");
     retriever.search(&text[..120], 1).unwrap();
     report("one query");

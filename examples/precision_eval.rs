@@ -26,7 +26,11 @@ fn field(v: &serde_json::Value, name: &str) -> String {
 }
 
 fn load_f32_retriever() -> Retriever {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/default");
+    // COLBERT_BUNDLE_DIR: another bundle (e.g. a quantisation being compared).
+    let dir = std::env::var_os("COLBERT_BUNDLE_DIR").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("models/default"),
+        std::path::PathBuf::from,
+    );
     let read = |name: &str| std::fs::read(dir.join(name)).unwrap();
     let bundle = Bundle::from_parts(
         &read("manifest.json"),

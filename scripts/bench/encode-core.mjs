@@ -1,8 +1,11 @@
 // The encoder benchmark body, shared by Node and the browser page: our wasm encoder against
-// onnxruntime-web (wasm backend, one thread, SIMD) on the same ONNX file and the same token ids.
+// onnxruntime-web (wasm backend, one thread, SIMD) on the same graph (`modelBytes`: its int8 file) and ids.
 // Both are warmed up by the same rule before timing (warmup.js: until their times settle), and the
 // benchmark prints what that took: a fresh wasm module is slow until V8 has optimised it.
 import { runUntilSettled } from "../../www/lib/warmup.js";
+import { WasmRetriever, initWasm } from "../../www/lib/wasm.js";
+import { fetchBundle } from "../../www/lib/bundle.js";
+import { profileEncoder } from "../../www/pkg/colbert_wasm.js";
 
 const WORDS = "the patient cohort showed reduced inflammation after treatment with low dose aspirin over twelve weeks".split(" ");
 
@@ -14,6 +17,11 @@ function summarise(times) {
   const sorted = [...times].sort((a, b) => a - b);
   return { p50: percentile(sorted, 50), p95: percentile(sorted, 95), mean: times.reduce((a, b) => a + b, 0) / times.length };
 }
+
+/** onnxruntime-web's file in a bundle folder: the same graph as onnxruntime's own dynamic quantiser
+ *  writes it, which onnxruntime-web runs 5-7x faster than our per-token int8 model.onnx
+ *  (build_model.py, quantize_for_onnxruntime). */
+export const PEER_MODEL = "model.ort-int8.onnx";
 
 /** fn's time in ms. */
 async function timed(fn) {
@@ -71,6 +79,21 @@ async function poolThroughput(Retriever, bundleUrl, doc, encoders) {
   return docs.length / seconds;
 }
 
+/** Where our encode of `ids` spends its time in this wasm build: [{ op, nodes, ms }], slowest first
+ *  (a second instance of the model, profiled node by node over `runs` runs). */
+async function profileOurs(bundleUrl, ids, runs = 10) {
+  await initWasm();
+  const base = new URL(bundleUrl, globalThis.location?.href ?? "file://");
+  const { manifest, model, tokenizer } = await fetchBundle(base.href);
+  const bytes = typeof manifest === "string" ? new TextEncoder().encode(manifest) : manifest;
+  const inner = WasmRetriever.fromBundle(bytes, model, tokenizer, undefined, [], []);
+  try {
+    return profileEncoder(inner, Uint32Array.from(ids), runs);
+  } finally {
+    inner.free();
+  }
+}
+
 export async function benchEncode({ Retriever, ort, bundleUrl, modelBytes, reps = 20, log = console.log, encoders }) {
   const retriever = await Retriever.load(bundleUrl, { worker: false });
   ort.env.wasm.numThreads = 1;
@@ -95,9 +118,11 @@ export async function benchEncode({ Retriever, ort, bundleUrl, modelBytes, reps 
   const ortDoc = await timeRuns(docReps, () => session.run(ortFeeds(ort, doc.ids)));
   const build = retriever.wasmBuild;
   retriever.free();
+  const profile = await profileOurs(bundleUrl, doc.ids);
   const poolDocsPerSec = await poolThroughput(Retriever, bundleUrl, doc, encoders);
   return {
     build,
+    profile,
     query: { ours: oursQuery, ort: ortQuery, latencyRatio: oursQuery.p50 / ortQuery.p50, oursWarmUp, ortWarmUp },
     document: {
       oursDocsPerSec: 1000 / oursDoc.mean,
@@ -120,6 +145,9 @@ export function report(where, r, log = console.log) {
     `onnxruntime-web ${(r.query.ort.p95 / r.query.ort.p50).toFixed(2)}`);
   log(`[${where}] document encode (180 tokens): ours ${f(r.document.oursDocsPerSec)} docs/s | onnxruntime-web ` +
     `${f(r.document.ortDocsPerSec)} docs/s | ours/theirs throughput ${r.document.throughputRatio.toFixed(2)} (goal >= 1.0)`);
+  const total = r.profile.reduce((sum, t) => sum + t.ms, 0);
+  const top = r.profile.slice(0, 8).map((t) => `${t.op} ${f(t.ms)} ms (${((100 * t.ms) / total).toFixed(0)}%, ${t.nodes} nodes)`);
+  log(`[${where}] document encode by op (node by node, ${f(total)} ms): ${top.join(", ")}`);
   log(`[${where}] document encode with the encoder pool (add of 48 documents): ${f(r.document.poolDocsPerSec)} docs/s | ` +
     `ours/onnxruntime-web single-thread ${r.document.poolRatio.toFixed(2)} (goal >= 1.5 in Chromium)`);
 }

@@ -14,6 +14,14 @@ use super::onnx_graph::{self, ExternalData};
 use super::tokenize::Encoding;
 use crate::error::{Error, Result};
 
+/// Time spent in one kind of op per encode, and its node count (`Encoder::profile_ops`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpTime {
+    pub op: String,
+    pub nodes: usize,
+    pub seconds: f64,
+}
+
 /// Per-token vectors of one text: `n_tokens` rows of `dim` floats, row-major.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TokenVectors {
@@ -107,7 +115,12 @@ impl Encoder {
         manifest: &Manifest,
         planning: Planning,
     ) -> Result<Encoder> {
-        Encoder::from_proto(onnx_graph::decode(onnx_bytes)?, external, manifest, planning)
+        Encoder::from_proto(
+            onnx_graph::decode(onnx_bytes)?,
+            external,
+            manifest,
+            planning,
+        )
     }
 
     /// Like `with_external_data`, but frees the file's bytes as soon as they are decoded: the load's
@@ -176,11 +189,67 @@ impl Encoder {
 
     /// Encodes one text and keeps the rows its encoding marks `keep`.
     pub fn encode(&self, encoding: &Encoding) -> Result<TokenVectors> {
+        let feeds = self.feeds(encoding)?;
+        let outputs = self
+            .plan_for(encoding.len())?
+            .run(feeds)
+            .map_err(model_err)?;
+        self.rows(&outputs[0], encoding)
+    }
+
+    /// Where an encode of `encoding` spends its time: every node timed over `runs` runs (after one
+    /// untimed), summed by op and input type (tract's optimised op names, e.g. whether GELU was
+    /// fused), as seconds per encode, slowest first.
+    pub fn profile_ops(&self, encoding: &Encoding, runs: usize) -> Result<Vec<OpTime>> {
+        let plan = self.plan_for(encoding.len())?;
+        let mut state = TypedSimpleState::new(&plan).map_err(model_err)?;
+        let mut by_op: std::collections::BTreeMap<String, OpTime> = Default::default();
+        state.run(self.feeds(encoding)?).map_err(model_err)?;
+        for _ in 0..runs {
+            Self::timed_run(&mut state, self.feeds(encoding)?, &mut by_op)?;
+        }
+        let mut times: Vec<OpTime> = by_op.into_values().collect();
+        for t in &mut times {
+            t.seconds /= runs.max(1) as f64;
+            t.nodes /= runs.max(1);
+        }
+        times.sort_by(|a, b| b.seconds.total_cmp(&a.seconds));
+        Ok(times)
+    }
+
+    fn timed_run(
+        state: &mut TypedSimpleState,
+        feeds: TVec<TValue>,
+        by_op: &mut std::collections::BTreeMap<String, OpTime>,
+    ) -> Result<()> {
+        state
+            .run_plan_with_eval(feeds, |session, op_state, node, inputs| {
+                // By op and input type: an int8 matmul and an f32 one are different costs.
+                let op = match inputs.first() {
+                    Some(input) => format!("{} {:?}", node.op().name(), input.datum_type()),
+                    None => node.op().name().into_owned(),
+                };
+                let started = web_time::Instant::now();
+                let outputs = tract_onnx::tract_core::plan::eval(session, op_state, node, inputs);
+                let entry = by_op.entry(op.clone()).or_insert_with(|| OpTime {
+                    op,
+                    nodes: 0,
+                    seconds: 0.0,
+                });
+                entry.nodes += 1;
+                entry.seconds += started.elapsed().as_secs_f64();
+                outputs
+            })
+            .map_err(model_err)?;
+        Ok(())
+    }
+
+    /// The graph's inputs for one text, by role (token types all 0).
+    fn feeds(&self, encoding: &Encoding) -> Result<TVec<TValue>> {
         self.check(encoding)?;
         let len = encoding.len();
         let token_types = vec![0; len];
-        let feeds = self
-            .inputs
+        self.inputs
             .iter()
             .map(|input| {
                 let values = match input.role {
@@ -195,9 +264,7 @@ impl Encoder {
                     .into_owned()
                     .into_tvalue())
             })
-            .collect::<Result<TVec<TValue>>>()?;
-        let outputs = self.plan_for(len)?.run(feeds).map_err(model_err)?;
-        self.rows(&outputs[0], encoding)
+            .collect::<Result<TVec<TValue>>>()
     }
 
     /// Refuses what would make tract panic: no tokens, too many, or ids past the embedding table.

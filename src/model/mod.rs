@@ -10,7 +10,7 @@ mod passages;
 mod tokenize;
 
 pub use bundle::{sha256_digest, sha256_hex, Bundle};
-pub use encoder::{Encoder, Planning, TokenVectors};
+pub use encoder::{Encoder, OpTime, Planning, TokenVectors};
 pub use export_config::{manifest_from_export, ExportFiles, PYLATE_CONFIG, STANFORD_CONFIG};
 pub use manifest::{
     FileEntry, Manifest, Marker, BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION, MODEL_DATA_ROLE, MODEL_ROLE,

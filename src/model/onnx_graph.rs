@@ -17,7 +17,8 @@ pub type ExternalData = BTreeMap<String, Vec<u8>>;
 pub fn decode(onnx_bytes: &[u8]) -> Result<ModelProto> {
     // Straight from the caller's bytes: tract's `proto_model_for_read` first copies the whole file
     // into a buffer of its own, a transient third copy at the load's peak.
-    ModelProto::decode(onnx_bytes).map_err(|e| Error::Model(format!("not a readable ONNX file: {e}")))
+    ModelProto::decode(onnx_bytes)
+        .map_err(|e| Error::Model(format!("not a readable ONNX file: {e}")))
 }
 
 /// The external data files a model names, in first-use order (what a manifest must list).

@@ -33,6 +33,18 @@ pub struct Encoding {
 }
 
 impl Encoding {
+    /// Exactly these ids, every position attended and kept, no source text: isolates the encoder
+    /// from the tokenizer (parity checks, profiles).
+    pub fn of_ids(ids: &[u32]) -> Encoding {
+        let n = ids.len();
+        Encoding {
+            ids: ids.iter().map(|&id| i64::from(id)).collect(),
+            attention_mask: vec![1; n],
+            keep: vec![true; n],
+            offsets: vec![None; n],
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.ids.len()
     }

@@ -159,13 +159,7 @@ impl Retriever {
     /// The encoder's rows for exactly these token ids (no markers, every position kept): isolates the
     /// encoder from the tokenizer, for parity checks against other runtimes.
     pub fn encode_ids(&self, ids: &[u32]) -> Result<TokenVectors> {
-        let n = ids.len();
-        self.encoder.encode(&crate::model::Encoding {
-            ids: ids.iter().map(|&id| i64::from(id)).collect(),
-            attention_mask: vec![1; n],
-            keep: vec![true; n],
-            offsets: vec![None; n],
-        })
+        self.encoder.encode(&crate::model::Encoding::of_ids(ids))
     }
 
     /// Vectors of a query, or of a document's first passage.

@@ -120,3 +120,36 @@ pub fn synthetic_index(docs: usize, tokens: usize, dim: usize, model_sha256: &st
     crate::score::bench::synthetic_store(docs, tokens, dim, Precision::Int8, 3)
         .to_bytes(model_sha256)
 }
+
+/// One op's time per encode, for `profileEncoder`.
+#[derive(serde::Serialize)]
+struct JsOpTime {
+    op: String,
+    nodes: usize,
+    ms: f64,
+}
+
+/// `npm run bench:encode`: where an encode of exactly `ids` spends its time in this wasm build, by
+/// op (`Encoder::profile_ops` over `runs` runs), slowest first.
+#[wasm_bindgen(js_name = profileEncoder)]
+pub fn profile_encoder(
+    retriever: &super::Retriever,
+    ids: Vec<u32>,
+    runs: usize,
+) -> Result<JsValue, JsValue> {
+    let encoding = crate::model::Encoding::of_ids(&ids);
+    let profile = retriever
+        .borrow()
+        .encoder()
+        .profile_ops(&encoding, runs)
+        .map_err(into_error)?;
+    let rows: Vec<JsOpTime> = profile
+        .into_iter()
+        .map(|t| JsOpTime {
+            op: t.op,
+            nodes: t.nodes,
+            ms: t.seconds * 1e3,
+        })
+        .collect();
+    super::to_js(&rows)
+}
