@@ -262,3 +262,21 @@ fn manifest_dim_that_disagrees_with_the_graph_fails_at_encode() {
     let err = r.encode("hello", TextKind::Query).err().unwrap();
     assert!(matches!(err, Error::Model(_)), "{err}");
 }
+
+/// The op profile covers every node of the default graph once per run: the per-token int8 matmuls
+/// (36), the fp32 ones (attention and head) and GELU fused, as ARCHITECTURE.md's profile says.
+#[test]
+fn op_profile_times_every_node_by_op() {
+    let encoder = retriever().encoder();
+    let profile = encoder
+        .profile_ops(&Encoding::of_ids(&[101, 2023, 2003, 102]), 2)
+        .unwrap();
+    let nodes = |op: &str| profile.iter().find(|t| t.op == op).map_or(0, |t| t.nodes);
+    assert_eq!(nodes("OptMatMul I8"), 36, "{profile:?}");
+    assert!(
+        nodes("OptMatMul F32") > 0 && nodes("GeluExact F32") == 6,
+        "{profile:?}"
+    );
+    assert!(profile.windows(2).all(|w| w[0].seconds >= w[1].seconds));
+    assert!(profile.iter().all(|t| t.seconds >= 0.0 && t.nodes > 0));
+}
