@@ -26,7 +26,7 @@ async function readBytes(url, onBytes) {
 
 /**
  * Counts bytes towards `total` and reports `(loaded, total)` at most once per percent (and at the
- * end), so a 34 MB download costs about a hundred progress messages, not thousands.
+ * end), so a 24 MB download costs about a hundred progress messages, not thousands.
  */
 function progressMeter(total, report) {
   let loaded = 0;
