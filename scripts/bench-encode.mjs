@@ -18,8 +18,9 @@ import { repoRoot } from "../tests/node/helpers.mjs";
 const reps = Number(process.env.REPS ?? 40); // 40: p95 is the second slowest run, not the slowest
 const bundleDir = `${repoRoot}models/default/`;
 
-/** The indexer binary to time: the newer of the release build (what the README tells users to run:
- *  fat LTO) and the tests' native-test build; null when neither exists. */
+/** The indexer binary to time (COLBERT_INDEXER overrides): the newer of the release build (what the
+ *  README tells users to build: fat LTO, target-cpu=native) and the tests' native-test build; null
+ *  when neither exists. */
 function nativeIndexer() {
   const built = ["target/release/colbert-wasm", "target/native-test/colbert-wasm"]
     .map((path) => `${repoRoot}${path}`)
