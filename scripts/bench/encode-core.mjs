@@ -34,11 +34,7 @@ async function timeRuns(reps, fn) {
   await fn(); // warm-up: first runs allocate and plan
   await fn();
   const times = [];
-  for (let i = 0; i < reps; i++) {
-    const started = performance.now();
-    await fn();
-    times.push(performance.now() - started);
-  }
+  for (let i = 0; i < reps; i++) times.push(await timed(fn));
   return summarise(times);
 }
 
@@ -85,8 +81,7 @@ async function profileOurs(bundleUrl, ids, runs = 10) {
   await initWasm();
   const base = new URL(bundleUrl, globalThis.location?.href ?? "file://");
   const { manifest, model, tokenizer } = await fetchBundle(base.href);
-  const bytes = typeof manifest === "string" ? new TextEncoder().encode(manifest) : manifest;
-  const inner = WasmRetriever.fromBundle(bytes, model, tokenizer, undefined, [], []);
+  const inner = WasmRetriever.fromBundle(manifest, model, tokenizer, undefined, [], []);
   try {
     return profileEncoder(inner, Uint32Array.from(ids), runs);
   } finally {

@@ -8,10 +8,10 @@ import { openStorage } from "./storage.js";
 
 export { isNode };
 
-/** Engine methods whose last argument is a progress callback (the worker relays it as messages). */
 /** A typical query (about 30 tokens): the warm-up runs the kernels a query runs. */
 const WARM_UP_TEXT = "does a low dose of aspirin taken daily over twelve weeks reduce inflammation markers in adults with a history of heart disease";
 
+/** Engine methods whose last argument is a progress callback (the worker relays it as messages). */
 export const PROGRESS_METHODS = new Set(["open", "add", "encodeBatch"]);
 
 export class LocalEngine {
