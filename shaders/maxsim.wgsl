@@ -1,30 +1,43 @@
 // MaxSim of one query against every stored passage of one chunk of the index, in two passes.
 //
 // `segment_max`: one workgroup of 64 lanes per segment (a run of at most a few thousand token values
-// of one passage). The query is taken `TILE` tokens at a time into workgroup memory (loaded once per
-// workgroup, read by every lane as a broadcast); each lane takes every 64th document token of the
-// segment, loads its values once per tile as vec4s, and keeps `TILE` dot products and `TILE` running
-// maxima in registers; the 64 lanes' maxima are then reduced in workgroup memory, one query token
-// per lane. int8 uses packed 4x8 integer dot products (`dot4I8Packed`), one per four values; binary
-// compares the query's sign words with the document's by XOR and `countOneBits`.
+// of one passage). The query is taken 16 tokens at a time into workgroup memory (`tile`, read by
+// every lane at the same address: a broadcast). Each lane scores two document tokens at once
+// against the tile, so every tile read feeds two dot products, with its 2 x 16 accumulators and 16
+// running maxima in vec4 registers. Document tokens are laid out lane-interleaved within their
+// segment: vec4 `v` of the segment's token `t` sits at `first + v * length + t`, so the lanes, taking
+// neighbouring tokens, read one contiguous run of memory per load (coalesced) instead of strided
+// ones. The lanes' maxima are then reduced in workgroup memory by halving. int8 uses packed 4x8
+// integer dot products (`dot4I8Packed`, one per four values); binary counts differing sign bits by
+// XOR and `countOneBits`; f16 unpacks eight halves per vec4 load.
 // `passage_sum`: one invocation per passage takes, per query token, the best over the passage's
 // segments and sums them in query-token order (so rounding does not depend on scheduling).
 //
-// The storage precision is a pipeline-overridable constant (`STORAGE`), so each precision gets its own
-// specialised pipeline with the decoding branch folded away. Short segments keep every loop short:
-// Mesa's lavapipe silently stops loops that run long, and long documents get more parallelism.
+// Why no arrays in registers: WGSL loops carry a bound the driver cannot see past (wgpu adds a loop
+// counter against infinite loops), so a loop over an accumulator array may stay a loop, and a
+// dynamically indexed array then lives in slow per-lane memory. Measured on an H100 that cost more
+// than everything else; accumulators are therefore named vec4s, indexed by constants only.
+// The precision and the token width are pipeline-overridable constants, so each index layout gets its
+// own specialised pipeline with the decoding branches folded away. Short segments keep every loop
+// short: Mesa's lavapipe silently stops loops that run long, and long documents get more parallelism.
 // Similarities are defined as in src/score/mod.rs (`similarity`), the scalar reference this kernel is
 // checked against (tests/score.rs); float sums run in vec4 steps, so they round a little differently.
 
 // 0 f32, 1 f16, 2 int8, 3 binary: the order of `Precision::ALL`.
 override STORAGE: u32 = 0u;
+// vec4<u32>s per stored token: its words, padded to a multiple of four.
+override TOKEN_VEC4S: u32 = 32u;
+// vec4s per query token in the tile: TOKEN_VEC4S, doubled for f16 (the query stays f32).
+override QUERY_VEC4S: u32 = 32u;
+// The query tile's room in vec4s: 16 query tokens of QUERY_VEC4S.
+override TILE_ROOM: u32 = 512u;
 
 struct Params {
     dim: u32,
     n_query: u32,
     n_passages: u32,
     n_segments: u32,
-    // u32 words per stored token (tokens are padded to whole words).
+    // u32 words per query token's sign bits (binary), unpadded.
     stride: u32,
     storage: u32,
 }
@@ -35,7 +48,7 @@ struct Params {
 @group(0) @binding(3) var<storage, read> query_scales: array<f32>;
 // Per segment: first token and one-past-last token, relative to this chunk's `doc`.
 @group(0) @binding(4) var<storage, read> segments: array<vec2<u32>>;
-@group(0) @binding(5) var<storage, read> doc: array<u32>;
+@group(0) @binding(5) var<storage, read> doc: array<vec4<u32>>;
 @group(0) @binding(6) var<storage, read> doc_scales: array<f32>;
 // Best similarity per segment and query token: `n_query` values per segment.
 @group(0) @binding(7) var<storage, read_write> partial: array<f32>;
@@ -46,136 +59,140 @@ struct Params {
 const WORKGROUP: u32 = 64u;
 // Dispatches wider than this many workgroups fold into a second dimension.
 const MAX_GROUPS_X: u32 = 65535u;
-// Query tokens per tile; must match the eight accumulators below.
-const TILE: u32 = 8u;
-// Widest vectors the kernel takes, in vec4s (256 values); wider ones are scored on the CPU.
-const MAX_DIM4: u32 = 64u;
+// Query tokens per tile: four vec4s of accumulators.
+const TILE: u32 = 16u;
 const LOWEST: f32 = -3.40282346e38f;
 
-// The current query tile: f32 values as vec4s, and int8 codes packed four to a word.
-var<workgroup> tile_values: array<vec4<f32>, 512>; // TILE * MAX_DIM4
-var<workgroup> tile_codes: array<u32, 512>;
+// The current query tile, as the stored precision compares it: f32 bits, int8 codes packed four to
+// a word, or sign words.
+var<workgroup> tile: array<vec4<u32>, TILE_ROOM>;
 var<workgroup> tile_scales: array<f32, TILE>;
-// Each lane's running maxima for the tile, then reduced per query token.
-var<workgroup> lane_tops: array<f32, 512>; // WORKGROUP * TILE
+// Each lane's running maxima for the tile (four vec4s of query tokens per lane), reduced in place.
+var<workgroup> lane_tops: array<vec4<f32>, 256>; // 4 * WORKGROUP
 
-fn query_value(qi: u32, j: u32) -> f32 {
-    if qi < params.n_query && j < params.dim {
-        return query[qi * params.dim + j];
-    }
-    return 0.0;
+// Per lane, a value for each of the tile's 16 query tokens, four to a vec4.
+struct Tile16 {
+    a: vec4<f32>,
+    b: vec4<f32>,
+    c: vec4<f32>,
+    d: vec4<f32>,
+}
+
+fn query_value(qi: u32, j: u32) -> u32 {
+    return select(0u, bitcast<u32>(query[qi * params.dim + min(j, params.dim - 1u)]), j < params.dim);
 }
 
 fn query_code(qi: u32, j: u32) -> i32 {
-    if qi < params.n_query && j < params.dim {
-        return query_codes[qi * params.dim + j];
-    }
-    return 0;
+    return select(0, query_codes[qi * params.dim + min(j, params.dim - 1u)], j < params.dim);
 }
 
-/// Values 4*j4 .. 4*j4+3 of stored token `t` (f32 or f16), as f32 (zero past `dim`).
-fn doc_vec4(t: u32, j4: u32) -> vec4<f32> {
-    let base = t * params.stride;
-    let j = 4u * j4;
-    var v: vec4<f32>;
-    if STORAGE == 0u {
-        let end = params.dim - j; // > 0
-        v = vec4<f32>(
-            bitcast<f32>(doc[base + j]),
-            select(0.0, bitcast<f32>(doc[base + min(j + 1u, params.dim - 1u)]), end > 1u),
-            select(0.0, bitcast<f32>(doc[base + min(j + 2u, params.dim - 1u)]), end > 2u),
-            select(0.0, bitcast<f32>(doc[base + min(j + 3u, params.dim - 1u)]), end > 3u),
-        );
-    } else {
-        let w = base + j / 2u;
-        v = vec4<f32>(unpack2x16float(doc[w]), unpack2x16float(doc[min(w + 1u, base + params.stride - 1u)]));
-        let end = params.dim - j;
-        v = select(vec4<f32>(0.0), v, vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(end));
-    }
-    return v;
+fn query_sign_word(qi: u32, w: u32) -> u32 {
+    return select(0u, bitcast<u32>(query_codes[qi * params.stride + min(w, params.stride - 1u)]), w < params.stride);
 }
 
-fn load_tile(q0: u32, lane: u32, dim4: u32) {
-    if STORAGE == 3u {
-        // The query's sign words (`stride` per token), uploaded in place of int8 codes.
-        for (var i = lane; i < TILE * params.stride; i += WORKGROUP) {
-            let qi = q0 + i / params.stride;
-            let word = query_codes[min(qi, params.n_query - 1u) * params.stride + i % params.stride];
-            tile_codes[i] = select(0u, bitcast<u32>(word), qi < params.n_query);
-        }
-        return;
-    }
-    for (var i = lane; i < TILE * dim4; i += WORKGROUP) {
-        let qi = q0 + i / dim4;
-        let j = 4u * (i % dim4);
+fn packed_codes(qi: u32, j: u32) -> u32 {
+    return pack4xI8(vec4<i32>(query_code(qi, j), query_code(qi, j + 1u), query_code(qi, j + 2u), query_code(qi, j + 3u)));
+}
+
+/// Query tokens q0 .. q0 + TILE into `tile` (zeros past the query's end or its width).
+fn load_tile(q0: u32, lane: u32) {
+    for (var i = lane; i < TILE * QUERY_VEC4S; i += WORKGROUP) {
+        let qi = min(q0 + i / QUERY_VEC4S, params.n_query - 1u);
+        let v = i % QUERY_VEC4S;
+        var words: vec4<u32>;
         if STORAGE == 2u {
-            let c = vec4<i32>(query_code(qi, j), query_code(qi, j + 1u), query_code(qi, j + 2u), query_code(qi, j + 3u));
-            tile_codes[i] = pack4xI8(c);
+            let j = 16u * v;
+            words = vec4<u32>(packed_codes(qi, j), packed_codes(qi, j + 4u), packed_codes(qi, j + 8u), packed_codes(qi, j + 12u));
+        } else if STORAGE == 3u {
+            let w = 4u * v;
+            words = vec4<u32>(query_sign_word(qi, w), query_sign_word(qi, w + 1u), query_sign_word(qi, w + 2u), query_sign_word(qi, w + 3u));
         } else {
-            tile_values[i] = vec4<f32>(query_value(qi, j), query_value(qi, j + 1u), query_value(qi, j + 2u), query_value(qi, j + 3u));
+            let j = 4u * v;
+            words = vec4<u32>(query_value(qi, j), query_value(qi, j + 1u), query_value(qi, j + 2u), query_value(qi, j + 3u));
         }
+        tile[i] = select(vec4<u32>(0u), words, q0 + i / QUERY_VEC4S < params.n_query);
     }
     if lane < TILE {
         tile_scales[lane] = select(0.0, query_scales[min(q0 + lane, params.n_query - 1u)], q0 + lane < params.n_query);
     }
 }
 
-/// Similarities of stored token `t` with the tile's eight query tokens.
-fn tile_similarities(t: u32, dim4: u32) -> array<f32, 8> {
-    var s: array<f32, 8>;
-    if STORAGE == 2u {
-        var a0 = 0i; var a1 = 0i; var a2 = 0i; var a3 = 0i;
-        var a4 = 0i; var a5 = 0i; var a6 = 0i; var a7 = 0i;
-        let base = t * params.stride;
-        for (var j = 0u; j < dim4; j++) {
-            let d = doc[base + j];
-            a0 += dot4I8Packed(tile_codes[j], d);
-            a1 += dot4I8Packed(tile_codes[dim4 + j], d);
-            a2 += dot4I8Packed(tile_codes[2u * dim4 + j], d);
-            a3 += dot4I8Packed(tile_codes[3u * dim4 + j], d);
-            a4 += dot4I8Packed(tile_codes[4u * dim4 + j], d);
-            a5 += dot4I8Packed(tile_codes[5u * dim4 + j], d);
-            a6 += dot4I8Packed(tile_codes[6u * dim4 + j], d);
-            a7 += dot4I8Packed(tile_codes[7u * dim4 + j], d);
-        }
-        let ds = doc_scales[t];
-        s = array<f32, 8>(
-            f32(a0) * (tile_scales[0] * ds), f32(a1) * (tile_scales[1] * ds),
-            f32(a2) * (tile_scales[2] * ds), f32(a3) * (tile_scales[3] * ds),
-            f32(a4) * (tile_scales[4] * ds), f32(a5) * (tile_scales[5] * ds),
-            f32(a6) * (tile_scales[6] * ds), f32(a7) * (tile_scales[7] * ds),
-        );
-    } else if STORAGE == 3u {
-        // Sign bits: differing bits by XOR + countOneBits, as the ±1 dot product dim - 2 * differing.
-        var n: array<u32, 8>;
-        let w = params.stride;
-        let base = t * w;
-        for (var j = 0u; j < w; j++) {
-            let d = doc[base + j];
-            for (var k = 0u; k < TILE; k++) {
-                n[k] += countOneBits(tile_codes[k * w + j] ^ d);
-            }
-        }
-        for (var k = 0u; k < TILE; k++) {
-            s[k] = f32(i32(params.dim) - 2 * i32(n[k]));
-        }
-    } else {
-        var a0 = 0.0; var a1 = 0.0; var a2 = 0.0; var a3 = 0.0;
-        var a4 = 0.0; var a5 = 0.0; var a6 = 0.0; var a7 = 0.0;
-        for (var j = 0u; j < dim4; j++) {
-            let d = doc_vec4(t, j);
-            a0 += dot(tile_values[j], d);
-            a1 += dot(tile_values[dim4 + j], d);
-            a2 += dot(tile_values[2u * dim4 + j], d);
-            a3 += dot(tile_values[3u * dim4 + j], d);
-            a4 += dot(tile_values[4u * dim4 + j], d);
-            a5 += dot(tile_values[5u * dim4 + j], d);
-            a6 += dot(tile_values[6u * dim4 + j], d);
-            a7 += dot(tile_values[7u * dim4 + j], d);
-        }
-        s = array<f32, 8>(a0, a1, a2, a3, a4, a5, a6, a7);
+/// int8: the dot product of tile query token `k`'s vec4 `v` with a document vec4; binary: their
+/// differing sign bits.
+fn int_dot(k: u32, v: u32, d: vec4<u32>) -> i32 {
+    let q = tile[k * QUERY_VEC4S + v];
+    if STORAGE == 3u {
+        return i32(dot(countOneBits(q ^ d), vec4<u32>(1u)));
     }
-    return s;
+    return dot4I8Packed(q.x, d.x) + dot4I8Packed(q.y, d.y) + dot4I8Packed(q.z, d.z) + dot4I8Packed(q.w, d.w);
+}
+
+fn int_dots(k: u32, v: u32, d: vec4<u32>) -> vec4<i32> {
+    return vec4<i32>(int_dot(k, v, d), int_dot(k + 1u, v, d), int_dot(k + 2u, v, d), int_dot(k + 3u, v, d));
+}
+
+/// f32 and f16: the dot product of tile query token `k` with a document vec4 (8 halves for f16).
+fn float_dot(k: u32, v: u32, d: vec4<u32>) -> f32 {
+    if STORAGE == 1u {
+        let q = k * QUERY_VEC4S + 2u * v;
+        let low = vec4<f32>(unpack2x16float(d.x), unpack2x16float(d.y));
+        let high = vec4<f32>(unpack2x16float(d.z), unpack2x16float(d.w));
+        return dot(bitcast<vec4<f32>>(tile[q]), low) + dot(bitcast<vec4<f32>>(tile[q + 1u]), high);
+    }
+    return dot(bitcast<vec4<f32>>(tile[k * QUERY_VEC4S + v]), bitcast<vec4<f32>>(d));
+}
+
+fn float_dots(k: u32, v: u32, d: vec4<u32>) -> vec4<f32> {
+    return vec4<f32>(float_dot(k, v, d), float_dot(k + 1u, v, d), float_dot(k + 2u, v, d), float_dot(k + 3u, v, d));
+}
+
+fn scales(k: u32) -> vec4<f32> {
+    return vec4<f32>(tile_scales[k], tile_scales[k + 1u], tile_scales[k + 2u], tile_scales[k + 3u]);
+}
+
+/// int8 similarities of a dot product vec4 (query tokens k..k+3) for a document token of scale `ds`.
+fn int8_scores(dots: vec4<i32>, k: u32, ds: f32) -> vec4<f32> {
+    return vec4<f32>(dots) * (scales(k) * ds);
+}
+
+/// The best similarity of each tile query token over the segment's tokens `t` and `u` (a token given
+/// twice counts once); `base`: the segment's first chunk token.
+fn pair_best(first: u32, length: u32, t: u32, u: u32, base: u32) -> Tile16 {
+    if STORAGE >= 2u {
+        var a0 = vec4<i32>(0); var a1 = vec4<i32>(0); var a2 = vec4<i32>(0); var a3 = vec4<i32>(0);
+        var b0 = vec4<i32>(0); var b1 = vec4<i32>(0); var b2 = vec4<i32>(0); var b3 = vec4<i32>(0);
+        for (var v = 0u; v < TOKEN_VEC4S; v++) {
+            let d = doc[first + v * length + t];
+            let e = doc[first + v * length + u];
+            a0 += int_dots(0u, v, d); a1 += int_dots(4u, v, d); a2 += int_dots(8u, v, d); a3 += int_dots(12u, v, d);
+            b0 += int_dots(0u, v, e); b1 += int_dots(4u, v, e); b2 += int_dots(8u, v, e); b3 += int_dots(12u, v, e);
+        }
+        if STORAGE == 3u {
+            // The ±1 dot product is dim - 2 * differing: best where the fewest bits differ.
+            let dim = vec4<i32>(i32(params.dim));
+            return Tile16(
+                vec4<f32>(dim - 2 * min(a0, b0)), vec4<f32>(dim - 2 * min(a1, b1)),
+                vec4<f32>(dim - 2 * min(a2, b2)), vec4<f32>(dim - 2 * min(a3, b3)),
+            );
+        }
+        let ds = doc_scales[base + t];
+        let es = doc_scales[base + u];
+        return Tile16(
+            max(int8_scores(a0, 0u, ds), int8_scores(b0, 0u, es)),
+            max(int8_scores(a1, 4u, ds), int8_scores(b1, 4u, es)),
+            max(int8_scores(a2, 8u, ds), int8_scores(b2, 8u, es)),
+            max(int8_scores(a3, 12u, ds), int8_scores(b3, 12u, es)),
+        );
+    }
+    var a0 = vec4<f32>(0.0); var a1 = vec4<f32>(0.0); var a2 = vec4<f32>(0.0); var a3 = vec4<f32>(0.0);
+    var b0 = vec4<f32>(0.0); var b1 = vec4<f32>(0.0); var b2 = vec4<f32>(0.0); var b3 = vec4<f32>(0.0);
+    for (var v = 0u; v < TOKEN_VEC4S; v++) {
+        let d = doc[first + v * length + t];
+        let e = doc[first + v * length + u];
+        a0 += float_dots(0u, v, d); a1 += float_dots(4u, v, d); a2 += float_dots(8u, v, d); a3 += float_dots(12u, v, d);
+        b0 += float_dots(0u, v, e); b1 += float_dots(4u, v, e); b2 += float_dots(8u, v, e); b3 += float_dots(12u, v, e);
+    }
+    return Tile16(max(a0, b0), max(a1, b1), max(a2, b2), max(a3, b3));
 }
 
 @compute @workgroup_size(64)
@@ -187,28 +204,33 @@ fn segment_max(
     let segment = group.y * MAX_GROUPS_X + group.x;
     let live = segment < params.n_segments;
     let tokens = select(vec2<u32>(0u), segments[min(segment, params.n_segments - 1u)], live);
-    let dim4 = (params.dim + 3u) / 4u;
+    let length = tokens.y - tokens.x;
+    let first = tokens.x * TOKEN_VEC4S;
     for (var q0 = 0u; q0 < params.n_query; q0 += TILE) {
         workgroupBarrier();
-        load_tile(q0, lane, dim4);
+        load_tile(q0, lane);
         workgroupBarrier();
-        var top = array<f32, 8>(LOWEST, LOWEST, LOWEST, LOWEST, LOWEST, LOWEST, LOWEST, LOWEST);
-        for (var t = tokens.x + lane; t < tokens.y; t += WORKGROUP) {
-            let s = tile_similarities(t, dim4);
-            for (var k = 0u; k < TILE; k++) {
-                top[k] = max(top[k], s[k]);
-            }
+        var top = Tile16(vec4<f32>(LOWEST), vec4<f32>(LOWEST), vec4<f32>(LOWEST), vec4<f32>(LOWEST));
+        for (var t = lane; t < length; t += 2u * WORKGROUP) {
+            let best = pair_best(first, length, t, min(t + WORKGROUP, length - 1u), tokens.x);
+            top = Tile16(max(top.a, best.a), max(top.b, best.b), max(top.c, best.c), max(top.d, best.d));
         }
-        for (var k = 0u; k < TILE; k++) {
-            lane_tops[lane * TILE + k] = top[k];
+        lane_tops[lane] = top.a;
+        lane_tops[WORKGROUP + lane] = top.b;
+        lane_tops[2u * WORKGROUP + lane] = top.c;
+        lane_tops[3u * WORKGROUP + lane] = top.d;
+        for (var width = WORKGROUP / 2u; width > 0u; width /= 2u) {
+            workgroupBarrier();
+            if lane < width {
+                for (var j = 0u; j < 4u; j++) {
+                    let i = j * WORKGROUP + lane;
+                    lane_tops[i] = max(lane_tops[i], lane_tops[i + width]);
+                }
+            }
         }
         workgroupBarrier();
         if live && lane < TILE && q0 + lane < params.n_query {
-            var best = LOWEST;
-            for (var l = 0u; l < WORKGROUP; l++) {
-                best = max(best, lane_tops[l * TILE + lane]);
-            }
-            partial[segment * params.n_query + q0 + lane] = best;
+            partial[segment * params.n_query + q0 + lane] = lane_tops[(lane / 4u) * WORKGROUP][lane % 4u];
         }
     }
 }

@@ -19,7 +19,12 @@ const MAX_GROUPS_PER_DIMENSION: u32 = 65_535;
 /// Token values one segment may hold: short loops per invocation (see the shader's header).
 const SEGMENT_VALUES: usize = 16_384;
 const MAX_SEGMENT_TOKENS: usize = 4_096;
-/// Widest token vectors the kernel takes (`MAX_DIM4` vec4s in the shader).
+/// Must match the shader's `TILE`: query tokens per tile.
+const TILE: usize = 16;
+/// Workgroup memory the shader takes besides its query tile (`tile_scales`, `lane_tops`).
+const WORKGROUP_BYTES_BESIDES_TILE: usize = 4 * TILE + 16 * 4 * WORKGROUP as usize;
+/// Widest token vectors the kernel takes (the query tile must also fit the device's workgroup memory:
+/// 16 KiB, WebGPU's default, holds f32 and f16 tiles up to 128 dimensions).
 const MAX_DIM: usize = 256;
 /// Room a new chunk leaves for documents added later, at least (tokens).
 const SPARE_TOKENS: usize = 4_096;
@@ -46,12 +51,14 @@ impl std::fmt::Display for GpuError {
 pub struct GpuMaxSim {
     device: wgpu::Device,
     queue: wgpu::Queue,
-    /// Indexed by `storage_index(precision)`.
-    segment_max: [wgpu::ComputePipeline; 4],
+    /// `segment_max` pipelines are specialised per index layout (`Layout::segment_max_pipeline`).
+    module: wgpu::ShaderModule,
     passage_sum: wgpu::ComputePipeline,
     /// Set by the device-lost callback or the first uncaptured error: the device is not used again.
     failed: Arc<Mutex<Option<String>>>,
     binding_limit: u64,
+    /// The device's workgroup memory, in bytes: the query tile must fit.
+    workgroup_limit: usize,
     resident: Mutex<Option<Resident>>,
     /// Bytes of index data written to the device so far (queries excluded).
     uploaded: std::sync::atomic::AtomicU64,
@@ -69,6 +76,8 @@ struct Resident {
     dim: usize,
     query_capacity: usize,
     query: [wgpu::Buffer; 3],
+    /// `segment_max` specialised for this copy's layout.
+    segment_max: wgpu::ComputePipeline,
     chunks: Vec<Chunk>,
     /// Per resident passage, in dispatch order: the store's passage id and token count; `None` once
     /// the store no longer has it.
@@ -114,7 +123,7 @@ impl GpuMaxSim {
         GpuMaxSim::with_shader(allow_fallback_adapter, binding_limit, SHADER).await
     }
 
-    /// `new` with another kernel of the same interface: for benchmarks against an earlier kernel.
+    /// `new` with a variant of the kernel (same bindings and overrides): for benchmarks of variants.
     #[doc(hidden)]
     pub async fn with_shader(
         allow_fallback_adapter: bool,
@@ -152,34 +161,16 @@ impl GpuMaxSim {
             label: Some("maxsim.wgsl"),
             source: wgpu::ShaderSource::Wgsl(shader.into()),
         });
-        let pipeline = |entry_point: &str, storage: usize| {
-            let constants = [("STORAGE", storage as f64)];
-            // A kernel without the override (an earlier one, in benchmarks) reads `storage` from
-            // its parameters instead.
-            let overridable = usize::from(shader.contains("override STORAGE"));
-            device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                label: Some(entry_point),
-                layout: None,
-                module: &module,
-                entry_point: Some(entry_point),
-                compilation_options: wgpu::PipelineCompilationOptions {
-                    constants: &constants[..overridable],
-                    ..Default::default()
-                },
-                cache: None,
-            })
-        };
-        // One `segment_max` pipeline per precision: the shader's decoding branch is a constant.
-        let segment_max = std::array::from_fn(|storage| pipeline("segment_max", storage));
-        let passage_sum = pipeline("passage_sum", 0);
+        let passage_sum = compute_pipeline(&device, &module, "passage_sum", &[]);
         let device_limit = u64::from(limits.max_storage_buffer_binding_size);
         Ok(GpuMaxSim {
             device,
             queue,
-            segment_max,
+            module,
             passage_sum,
             failed,
             binding_limit: binding_limit.map_or(device_limit, |l| l.min(device_limit)),
+            workgroup_limit: limits.max_compute_workgroup_storage_size as usize,
             resident: Mutex::new(None),
             uploaded: Default::default(),
             adapter_name: adapter_label(&info),
@@ -288,7 +279,7 @@ impl GpuMaxSim {
                 .write_buffer(&chunk.params, 0, bytemuck::cast_slice(&params));
             {
                 let mut pass = encoder.begin_compute_pass(&Default::default());
-                pass.set_pipeline(&self.segment_max[storage_index(store.precision())]);
+                pass.set_pipeline(&resident.segment_max);
                 pass.set_bind_group(0, &chunk.segment_max, &[]);
                 dispatch_folded(&mut pass, chunk.n_segments as u32);
                 pass.set_pipeline(&self.passage_sum);
@@ -326,6 +317,22 @@ impl GpuMaxSim {
 
     /// Splits the store into chunks that fit one binding and uploads them.
     fn upload(&self, store: &TokenStore, query_capacity: usize) -> Result<Resident, GpuError> {
+        let layout = self.layout(store, query_capacity);
+        if layout.workgroup_bytes() > self.workgroup_limit {
+            return Err(GpuError::TooLarge(format!(
+                "{}-dimensional {} vectors need {} bytes of workgroup memory; the device has {}",
+                layout.dim,
+                layout.precision.name(),
+                layout.workgroup_bytes(),
+                self.workgroup_limit
+            )));
+        }
+        let segment_max = compute_pipeline(
+            &self.device,
+            &self.module,
+            "segment_max",
+            &layout.pipeline_constants(),
+        );
         let query = [
             self.storage_buffer("query", 4 * query_capacity),
             self.storage_buffer("query codes", 4 * query_capacity),
@@ -337,6 +344,7 @@ impl GpuMaxSim {
             dim: store.dim(),
             query_capacity,
             query,
+            segment_max,
             chunks: Vec::new(),
             passages: Vec::new(),
             live_tokens: 0,
@@ -444,7 +452,8 @@ impl GpuMaxSim {
     ) -> Chunk {
         let n_passages = data.passage_segments.len() / 2;
         let n_segments = data.segments.len() / 2;
-        let limit_tokens = (self.binding_limit as usize / (4 * layout.stride)).max(data.tokens);
+        let limit_tokens =
+            (self.binding_limit as usize / layout.token_bytes()).max(data.tokens);
         let tokens = (data.tokens + (data.tokens / 8).max(SPARE_TOKENS)).min(limit_tokens);
         // Room for as many more passages and segments as tokens: even one-token passages fit.
         let spare = tokens - data.tokens;
@@ -473,7 +482,7 @@ impl GpuMaxSim {
             4 * passage_cap,
             storage | wgpu::BufferUsages::COPY_SRC,
         );
-        let doc = buffer("doc", 4 * layout.stride * tokens, storage);
+        let doc = buffer("doc", layout.token_bytes() * tokens, storage);
         let doc_scales = buffer("doc scales", doc_scales_bytes, storage);
         let segments = buffer("segments", 8 * segment_cap, storage);
         let passage_segments = buffer("passage segments", 8 * passage_cap, storage);
@@ -483,7 +492,7 @@ impl GpuMaxSim {
             storage,
         );
         let segment_max = self.bind_group(
-            &self.segment_max[storage_index(layout.precision)],
+            &resident.segment_max,
             &[
                 (0, &params),
                 (1, &resident.query[0]),
@@ -533,7 +542,7 @@ impl GpuMaxSim {
         let writes: [(&wgpu::Buffer, usize, &[u8]); 4] = [
             (
                 &chunk.doc,
-                4 * layout.stride * token_offset,
+                layout.token_bytes() * token_offset,
                 bytemuck::cast_slice(&data.words),
             ),
             (
@@ -570,7 +579,7 @@ impl GpuMaxSim {
         Layout {
             precision: store.precision(),
             dim: store.dim(),
-            stride: words_per_stored_token(store.precision(), store.dim()),
+            token_vec4s: words_per_stored_token(store.precision(), store.dim()).div_ceil(4),
             segment_tokens,
             query_tokens: query_capacity / store.dim().max(1),
             scaled: matches!(store.tokens(), PackedTokens::Int8(_)),
@@ -587,7 +596,7 @@ impl GpuMaxSim {
         let mut ranges: Vec<Range<usize>> = Vec::new();
         let (mut doc_bytes, mut partial_bytes) = (0u64, 0u64);
         for (i, p) in passages.iter().enumerate() {
-            let doc = (4 * layout.stride * p.tokens.len()) as u64;
+            let doc = (layout.token_bytes() * p.tokens.len()) as u64;
             let segments = p.tokens.len().div_ceil(layout.segment_tokens);
             let partial = (4 * layout.query_tokens * segments) as u64;
             if doc.max(partial) > self.binding_limit {
@@ -806,13 +815,59 @@ fn segment(passages: &[StoredPassage], base: usize, segment_tokens: usize) -> (V
 struct Layout {
     precision: Precision,
     dim: usize,
-    /// u32 words per token.
-    stride: usize,
+    /// vec4<u32>s per token on the device: its words padded to a multiple of four.
+    token_vec4s: usize,
     segment_tokens: usize,
     /// Query tokens the `partial` buffers have room for.
     query_tokens: usize,
     /// Whether tokens carry an int8 scale.
     scaled: bool,
+}
+
+impl Layout {
+    fn token_bytes(&self) -> usize {
+        16 * self.token_vec4s
+    }
+
+    /// vec4s per query token in the tile: f16 tokens hold eight values per vec4; the query tile keeps
+    /// f32 values, four per vec4.
+    fn query_vec4s(&self) -> usize {
+        self.token_vec4s * if self.precision == Precision::F16 { 2 } else { 1 }
+    }
+
+    /// The shader's override constants for this layout (see its header).
+    fn pipeline_constants(&self) -> Vec<(&'static str, f64)> {
+        let query_vec4s = self.query_vec4s();
+        vec![
+            ("STORAGE", storage_index(self.precision) as f64),
+            ("TOKEN_VEC4S", self.token_vec4s as f64),
+            ("QUERY_VEC4S", query_vec4s as f64),
+            ("TILE_ROOM", (TILE * query_vec4s) as f64),
+        ]
+    }
+
+    fn workgroup_bytes(&self) -> usize {
+        16 * TILE * self.query_vec4s() + WORKGROUP_BYTES_BESIDES_TILE
+    }
+}
+
+fn compute_pipeline(
+    device: &wgpu::Device,
+    module: &wgpu::ShaderModule,
+    entry_point: &str,
+    constants: &[(&str, f64)],
+) -> wgpu::ComputePipeline {
+    device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+        label: Some(entry_point),
+        layout: None,
+        module,
+        entry_point: Some(entry_point),
+        compilation_options: wgpu::PipelineCompilationOptions {
+            constants,
+            ..Default::default()
+        },
+        cache: None,
+    })
 }
 
 /// `passages`' data for a chunk whose segments so far number `first_segment`.
@@ -840,13 +895,29 @@ fn chunk_data(
         PackedTokens::Int8(t) => t.scales[tokens.clone()].to_vec(),
         _ => Vec::new(),
     };
+    let words = token_words(store.tokens(), layout.dim, tokens.clone());
     ChunkData {
-        words: token_words(store.tokens(), layout.dim, tokens.clone()),
+        words: interleave(&words, &segments, layout.token_vec4s),
         scales,
         segments,
         passage_segments,
         tokens: tokens.len(),
     }
+}
+
+/// Token words (`token_vec4s` vec4s per token) reordered segment by segment so that vec4 `v` of a
+/// segment's token `t` sits at `segment start * token_vec4s + v * segment length + t`: neighbouring
+/// lanes, taking neighbouring tokens, then read neighbouring memory (see the shader's header).
+fn interleave(words: &[u32], segments: &[u32], token_vec4s: usize) -> Vec<u32> {
+    let vec4s: &[[u32; 4]] = bytemuck::cast_slice(words);
+    let mut out: Vec<[u32; 4]> = Vec::with_capacity(vec4s.len());
+    for segment in segments.chunks_exact(2) {
+        let tokens = segment[0] as usize..segment[1] as usize;
+        for v in 0..token_vec4s {
+            out.extend(tokens.clone().map(|t| vec4s[t * token_vec4s + v]));
+        }
+    }
+    bytemuck::cast_vec(out)
 }
 
 /// u32 words per token on the GPU: every token starts on a word boundary.
@@ -859,8 +930,23 @@ fn words_per_stored_token(precision: Precision, dim: usize) -> usize {
     }
 }
 
-/// The scanned tier of arena tokens `range`, repacked as whole words per token.
+/// The scanned tier of arena tokens `range`, repacked as whole vec4s of words per token (zeros after
+/// the token's own words: they add nothing to any precision's similarity).
 fn token_words(tokens: &PackedTokens, dim: usize, range: Range<usize>) -> Vec<u32> {
+    let precision = tokens.precision();
+    let words = words_per_stored_token(precision, dim);
+    let padded = 4 * words.div_ceil(4);
+    let unpadded = unpadded_token_words(tokens, dim, range);
+    if padded == words {
+        return unpadded;
+    }
+    unpadded
+        .chunks_exact(words.max(1))
+        .flat_map(|token| token.iter().copied().chain(std::iter::repeat_n(0, padded - words)))
+        .collect()
+}
+
+fn unpadded_token_words(tokens: &PackedTokens, dim: usize, range: Range<usize>) -> Vec<u32> {
     let values = range.start * dim..range.end * dim;
     match tokens {
         PackedTokens::F32(data) => data[values].iter().map(|v| v.to_bits()).collect(),
