@@ -157,6 +157,8 @@ fn int8_scores(dots: vec4<i32>, k: u32, ds: f32) -> vec4<f32> {
 
 /// The best similarity of each tile query token over the segment's tokens `t` and `u` (a token given
 /// twice counts once); `base`: the segment's first chunk token.
+/// The int8/binary and f32/f16 loops differ in accumulator type only: integer sums stay exact and
+/// feed the packed dot product's own accumulate; WGSL has no generics to share the loop.
 fn pair_best(first: u32, length: u32, t: u32, u: u32, base: u32) -> Tile16 {
     if STORAGE >= 2u {
         var a0 = vec4<i32>(0); var a1 = vec4<i32>(0); var a2 = vec4<i32>(0); var a3 = vec4<i32>(0);

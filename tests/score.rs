@@ -153,7 +153,8 @@ proptest! {
 }
 
 /// Adversarial shapes every backend must survive: empty and 1-token documents, a 4,097-token document,
-/// widths that are not a multiple of 4, 8 or 16, and identical documents (ties keep store order).
+/// widths that are not a multiple of 4, 8 or 16 up to the widest the GPU takes, a query that ends
+/// part-way through the GPU's 16-token tile, and identical documents (ties keep store order).
 #[test]
 fn every_backend_agrees_with_the_reference_on_adversarial_shapes() {
     let mut seed = 0x2545_f491_4f6c_dd1du64;
@@ -163,9 +164,9 @@ fn every_backend_agrees_with_the_reference_on_adversarial_shapes() {
         seed ^= seed << 17;
         (seed >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
     };
-    for dim in [1, 3, 7, 13, 17, 128, 131] {
+    for dim in [1, 3, 7, 13, 17, 128, 131, 256] {
         let mut doc = |n: usize| vectors(dim, (0..n * dim).map(|_| random()).collect());
-        let query = doc(32);
+        let query = doc(37);
         let docs = [doc(0), doc(1), doc(4097), doc(5), doc(5)];
         let twin = docs[3].clone();
         let docs: Vec<TokenVectors> = docs.into_iter().chain([twin]).collect();
