@@ -51,7 +51,7 @@ impl std::fmt::Display for GpuError {
 pub struct GpuMaxSim {
     device: wgpu::Device,
     queue: wgpu::Queue,
-    /// `segment_max` pipelines are specialised per index layout (`Layout::segment_max_pipeline`).
+    /// `segment_max` pipelines are specialised per index layout (`Layout::pipeline_constants`), created at upload.
     module: wgpu::ShaderModule,
     passage_sum: wgpu::ComputePipeline,
     /// Set by the device-lost callback or the first uncaptured error: the device is not used again.
@@ -452,8 +452,7 @@ impl GpuMaxSim {
     ) -> Chunk {
         let n_passages = data.passage_segments.len() / 2;
         let n_segments = data.segments.len() / 2;
-        let limit_tokens =
-            (self.binding_limit as usize / layout.token_bytes()).max(data.tokens);
+        let limit_tokens = (self.binding_limit as usize / layout.token_bytes()).max(data.tokens);
         let tokens = (data.tokens + (data.tokens / 8).max(SPARE_TOKENS)).min(limit_tokens);
         // Room for as many more passages and segments as tokens: even one-token passages fit.
         let spare = tokens - data.tokens;
@@ -832,7 +831,12 @@ impl Layout {
     /// vec4s per query token in the tile: f16 tokens hold eight values per vec4; the query tile keeps
     /// f32 values, four per vec4.
     fn query_vec4s(&self) -> usize {
-        self.token_vec4s * if self.precision == Precision::F16 { 2 } else { 1 }
+        self.token_vec4s
+            * if self.precision == Precision::F16 {
+                2
+            } else {
+                1
+            }
     }
 
     /// The shader's override constants for this layout (see its header).
@@ -895,7 +899,7 @@ fn chunk_data(
         PackedTokens::Int8(t) => t.scales[tokens.clone()].to_vec(),
         _ => Vec::new(),
     };
-    let words = token_words(store.tokens(), layout.dim, tokens.clone());
+    let words = token_words(store.tokens(), layout, tokens.clone());
     ChunkData {
         words: interleave(&words, &segments, layout.token_vec4s),
         scales,
@@ -932,17 +936,21 @@ fn words_per_stored_token(precision: Precision, dim: usize) -> usize {
 
 /// The scanned tier of arena tokens `range`, repacked as whole vec4s of words per token (zeros after
 /// the token's own words: they add nothing to any precision's similarity).
-fn token_words(tokens: &PackedTokens, dim: usize, range: Range<usize>) -> Vec<u32> {
-    let precision = tokens.precision();
-    let words = words_per_stored_token(precision, dim);
-    let padded = 4 * words.div_ceil(4);
-    let unpadded = unpadded_token_words(tokens, dim, range);
+fn token_words(tokens: &PackedTokens, layout: &Layout, range: Range<usize>) -> Vec<u32> {
+    let words = words_per_stored_token(layout.precision, layout.dim);
+    let padded = 4 * layout.token_vec4s;
+    let unpadded = unpadded_token_words(tokens, layout.dim, range);
     if padded == words {
         return unpadded;
     }
     unpadded
         .chunks_exact(words.max(1))
-        .flat_map(|token| token.iter().copied().chain(std::iter::repeat_n(0, padded - words)))
+        .flat_map(|token| {
+            token
+                .iter()
+                .copied()
+                .chain(std::iter::repeat_n(0, padded - words))
+        })
         .collect()
 }
 
