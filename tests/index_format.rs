@@ -1,7 +1,9 @@
 //! The saved-index format: exact round trips in every precision, and a decoder that turns every
 //! altered, truncated or foreign file into an `Index` error (fuzzed with proptest), never a panic.
 
-use colbert_wasm::index::{DocInfo, Precision, TokenStore, FORMAT_VERSION};
+use colbert_wasm::index::{
+    whole_text_passage, DocInfo, PassageTerms, Precision, TokenStore, FORMAT_VERSION,
+};
 use colbert_wasm::model::sha256_digest;
 use colbert_wasm::score::bench::synthetic_vectors;
 use colbert_wasm::score::{registry, QueryTokens};
@@ -19,6 +21,7 @@ fn sample_store(precision: Precision) -> TokenStore {
             range: 0..n,
             range_utf16: 0..n,
             vectors: synthetic_vectors(n, 12, seed),
+            terms: Some(PassageTerms::of(&format!("invoice {n} of note {i}, notes"))),
         };
         store.upsert_with(
             &format!("doc-{i}"),
@@ -43,6 +46,11 @@ fn every_precision_round_trips_exactly() {
         assert_eq!(back.passages(), store.passages());
         assert_eq!(back.tokens(), store.tokens());
         assert_eq!(back.doc_info("doc-3"), store.doc_info("doc-3"));
+        assert_eq!(back.lexicon().statistics(), store.lexicon().statistics());
+        for (a, b) in back.passages().iter().zip(store.passages()) {
+            assert_eq!(back.terms_of(a), store.terms_of(b));
+            assert!(back.terms_of(a).is_some());
+        }
         let scorer = registry(None)[1];
         assert_eq!(
             scorer.score_all(&query, &back),
@@ -96,6 +104,67 @@ fn a_consistent_checksum_over_inconsistent_counts_is_still_refused() {
     }
 }
 
+/// `bytes` (a version-2 file) as version 1 wrote it: no words in the header.
+fn as_version_1(bytes: &[u8]) -> Vec<u8> {
+    let body = &bytes[..bytes.len() - 32];
+    let header_len = u32::from_le_bytes(body[8..12].try_into().unwrap()) as usize;
+    let mut header: serde_json::Value = serde_json::from_slice(&body[12..12 + header_len]).unwrap();
+    for doc in header["docs"].as_array_mut().unwrap() {
+        doc.as_object_mut().unwrap().remove("words");
+    }
+    let header = serde_json::to_vec(&header).unwrap();
+    let mut v1 = b"CWIX".to_vec();
+    v1.extend_from_slice(&1u32.to_le_bytes());
+    v1.extend_from_slice(&(header.len() as u32).to_le_bytes());
+    v1.extend_from_slice(&header);
+    v1.extend_from_slice(&body[12 + header_len..]);
+    let checksum = sha256_digest(&v1);
+    v1.extend_from_slice(&checksum);
+    v1
+}
+
+#[test]
+fn a_version_1_file_reads_without_words_and_its_texts_restore_them() {
+    let texts = ["the invoice INV-0042 is paid", "sourdough starter feeding"];
+    let mut store = TokenStore::new(Precision::Int8, 12);
+    for (i, text) in texts.iter().enumerate() {
+        let vectors = synthetic_vectors(4, 12, &mut (i as u64 + 1));
+        store.upsert(&format!("d{i}"), vec![whole_text_passage(text, vectors)]);
+    }
+    let mut old = TokenStore::from_bytes(&as_version_1(&store.to_bytes(MODEL)), MODEL).unwrap();
+    assert_eq!(
+        old.tokens(),
+        store.tokens(),
+        "the vectors read as they were"
+    );
+    assert_eq!(old.documents_without_words(), ["d0", "d1"]);
+    assert_eq!(old.lexicon().statistics().passages, 0);
+    // A version-2 file of it keeps saying which passages have no words.
+    let again = TokenStore::from_bytes(&old.to_bytes(MODEL), MODEL).unwrap();
+    assert_eq!(again.documents_without_words(), ["d0", "d1"]);
+    for (i, text) in texts.iter().enumerate() {
+        assert!(old.set_words_from_text(&format!("d{i}"), text));
+    }
+    assert!(old.documents_without_words().is_empty());
+    assert_eq!(old.lexicon().statistics(), store.lexicon().statistics());
+    // A version-1 file whose header claims words is refused, not half-read.
+    let mut forged = store.to_bytes(MODEL);
+    forged[4..8].copy_from_slice(&1u32.to_le_bytes());
+    let n = forged.len() - 32;
+    let checksum = sha256_digest(&forged[..n]);
+    forged[n..].copy_from_slice(&checksum);
+    assert!(is_index_error(TokenStore::from_bytes(&forged, MODEL)));
+}
+
+/// Texts from a small vocabulary, so documents share terms and replacements change frequencies.
+fn note_text(words: &[u8]) -> String {
+    const VOCABULARY: [&str; 8] = [
+        "invoice", "paid", "the", "Running", "runs", "bread", "42", "tax",
+    ];
+    let picked: Vec<&str> = words.iter().map(|w| VOCABULARY[*w as usize % 8]).collect();
+    picked.join(" ")
+}
+
 proptest! {
     // 3 x 1,000 executions per run of the test command.
     #![proptest_config(ProptestConfig::with_cases(1000))]
@@ -121,5 +190,47 @@ proptest! {
             bytes[..4].copy_from_slice(b"CWIX");
         }
         prop_assert!(is_index_error(TokenStore::from_bytes(&bytes, MODEL)));
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// BM25's statistics after any sequence of adds, replacements and removals equal those of a
+    /// store built from scratch with the surviving documents, and so do the scores.
+    #[test]
+    fn lexical_statistics_after_any_changes_equal_a_rebuild(
+        changes in prop::collection::vec((0u8..6, prop::option::of(prop::collection::vec(any::<u8>(), 0..12))), 1..30)
+    ) {
+        let mut store = TokenStore::new(Precision::Int8, 12);
+        let mut seed = 5;
+        for (id, text) in &changes {
+            let id = format!("d{id}");
+            match text {
+                Some(words) => {
+                    let text = note_text(words);
+                    let vectors = synthetic_vectors(2, 12, &mut seed);
+                    store.upsert(&id, vec![whole_text_passage(&text, vectors)]);
+                }
+                None => { store.remove(&id); }
+            }
+        }
+        let mut rebuilt = TokenStore::new(Precision::Int8, 12);
+        for p in store.passages() {
+            let terms = store.terms_of(p).unwrap();
+            let vectors = synthetic_vectors(2, 12, &mut seed);
+            let mut passage = whole_text_passage("", vectors);
+            passage.terms = Some(terms);
+            rebuilt.upsert(&p.doc_id, vec![passage]);
+        }
+        prop_assert_eq!(store.lexicon().statistics(), rebuilt.lexicon().statistics());
+        for query in ["invoice 42", "running tax", "the"] {
+            let (a, b) = (store.lexicon(), rebuilt.lexicon());
+            let (qa, qb) = (a.query_terms(query), b.query_terms(query));
+            for (p, r) in store.passages().iter().zip(rebuilt.passages()) {
+                let score = |l: &colbert_wasm::index::Lexicon, q, p: &colbert_wasm::index::StoredPassage| l.score(q, p.words.as_ref().unwrap());
+                prop_assert_eq!(score(a, &qa, p), score(b, &qb, r));
+            }
+        }
     }
 }

@@ -8,10 +8,17 @@ use std::sync::OnceLock;
 
 use colbert_wasm::index::Precision;
 use colbert_wasm::model::Bundle;
-use colbert_wasm::retriever::SearchResults;
+use colbert_wasm::retriever::{SearchMode, SearchResults};
 use colbert_wasm::score::BackendChoice;
 use colbert_wasm::{Error, Retriever};
 use common::{load_default, read_bundle};
+
+const MODES: [SearchMode; 3] = [SearchMode::Hybrid, SearchMode::Late, SearchMode::Lexical];
+
+/// MaxSim alone: what the GPU and explanation tests compare scores of.
+fn late(r: &Retriever, query: &str, k: usize) -> SearchResults {
+    r.search_with(query, k, None, SearchMode::Late).unwrap()
+}
 
 fn retriever() -> &'static Retriever {
     static R: OnceLock<Retriever> = OnceLock::new();
@@ -170,7 +177,7 @@ fn gpu_search_matches_the_cpu_auto_measures_and_a_lost_device_falls_back() {
     };
     let mut r = load_default();
     r.add_documents(&notes()).unwrap();
-    let cpu: Vec<_> = QUERIES.iter().map(|q| r.search(q, 5).unwrap()).collect();
+    let cpu: Vec<_> = QUERIES.iter().map(|q| late(&r, q, 5)).collect();
     assert!(cpu.iter().all(|s| s.backend == "simd"));
     r.attach_gpu(gpu);
     let ids = |s: &SearchResults| s.hits.iter().map(|h| h.id.clone()).collect::<Vec<_>>();
@@ -181,7 +188,7 @@ fn gpu_search_matches_the_cpu_auto_measures_and_a_lost_device_falls_back() {
         "webgpu",
         "not measured yet: the next search measures"
     );
-    let measured = r.search(QUERIES[0], 5).unwrap();
+    let measured = late(&r, QUERIES[0], 5);
     assert_eq!((measured.backend, ids(&measured)), ("webgpu", ids(&cpu[0])));
     let m = r
         .backend_measurement()
@@ -192,13 +199,13 @@ fn gpu_search_matches_the_cpu_auto_measures_and_a_lost_device_falls_back() {
     );
     assert_eq!(r.backend(), "simd");
     assert_eq!(
-        r.search(QUERIES[1], 5).unwrap(),
+        late(&r, QUERIES[1], 5),
         cpu[1],
         "auto now scores on the CPU"
     );
     r.set_backend(BackendChoice::Webgpu);
     for (q, on_cpu) in QUERIES.iter().zip(&cpu) {
-        let on_gpu = r.search(q, 5).unwrap();
+        let on_gpu = late(&r, q, 5);
         assert_eq!(on_gpu.backend, "webgpu");
         assert_eq!(ids(&on_gpu), ids(on_cpu), "{q}");
         for (g, c) in on_gpu.hits.iter().zip(&on_cpu.hits) {
@@ -211,7 +218,7 @@ fn gpu_search_matches_the_cpu_auto_measures_and_a_lost_device_falls_back() {
         }
     }
     r.gpu().unwrap().destroy_device();
-    let after = r.search(QUERIES[0], 5).unwrap();
+    let after = late(&r, QUERIES[0], 5);
     assert_eq!(after.backend, "simd", "a lost device falls back to the CPU");
     assert_eq!(after, cpu[0], "with the same ranking");
     assert_eq!(r.backend(), "simd");
@@ -252,23 +259,36 @@ fn unchanged_text_is_not_encoded_again_and_metadata_filters_and_comes_back() {
     let all = r.search("sourdough", 5).unwrap().hits;
     assert_eq!(all.len(), 2);
     let work = MetadataFilter::from_json(r#"{"folder":"work"}"#).unwrap();
-    let hits = r.search_with("sourdough", 5, Some(work)).unwrap().hits;
-    assert_eq!(
-        hits.iter().map(|h| h.id.as_str()).collect::<Vec<_>>(),
-        vec!["b"]
-    );
+    for mode in MODES {
+        let hits = r
+            .search_with("sourdough", 5, Some(work.clone()), mode)
+            .unwrap()
+            .hits;
+        let ids: Vec<&str> = hits.iter().map(|h| h.id.as_str()).collect();
+        assert_eq!(ids, vec!["b"], "{mode:?}");
+    }
+    let hits = r
+        .search_with("sourdough", 5, Some(work), SearchMode::Hybrid)
+        .unwrap()
+        .hits;
     assert_eq!(
         hits[0].metadata,
         Some(serde_json::json!({"folder": "work", "tags": ["food", "events"]}))
     );
     let events = MetadataFilter::from_json(r#"{"tags":"events"}"#).unwrap();
     assert_eq!(
-        r.search_with("flour", 5, Some(events)).unwrap().hits.len(),
+        r.search_with("flour", 5, Some(events), SearchMode::Late)
+            .unwrap()
+            .hits
+            .len(),
         1
     );
     let kitchen = MetadataFilter::from_json(r#"{"folder":"kitchen"}"#).unwrap();
     assert_eq!(
-        r.search_with("flour", 5, Some(kitchen)).unwrap().hits[0].id,
+        r.search_with("flour", 5, Some(kitchen), SearchMode::Hybrid)
+            .unwrap()
+            .hits[0]
+            .id,
         "a",
         "metadata was updated"
     );
@@ -313,11 +333,7 @@ fn explanations_point_at_the_matched_words_and_sum_to_the_f32_score() {
     let text =
         "Shopping: 🙂 milk.\n\nSourdough needs a starter fed with flour and water every day.";
     r.add_documents(&[("bread", text)]).unwrap();
-    let hit = r
-        .search("feeding the sourdough starter", 1)
-        .unwrap()
-        .hits
-        .remove(0);
+    let hit = late(&r, "feeding the sourdough starter", 1).hits.remove(0);
     let matches = r
         .explain(
             "feeding the sourdough starter",
@@ -355,4 +371,74 @@ fn explanations_point_at_the_matched_words_and_sum_to_the_f32_score() {
         ("[CLS]", None),
         "special tokens are explained too"
     );
+    // The lexical half: the query words the passage holds, where, summing to BM25's score.
+    let query = "Feeding the sourdough starters";
+    let lexical = r.search_with(query, 1, None, SearchMode::Lexical).unwrap();
+    let words = r
+        .explain_words(query, text, Some(hit.passage.start))
+        .unwrap();
+    let total: f32 = words.iter().map(|w| w.score).sum();
+    assert!(
+        (total - lexical.hits[0].score).abs() < 1e-4,
+        "{total} vs {}",
+        lexical.hits[0].score
+    );
+    let starter = words
+        .iter()
+        .find(|w| w.term == "starter")
+        .expect("'starters' matched");
+    assert_eq!(
+        starter
+            .query_ranges
+            .iter()
+            .map(|q| &query[q.clone()])
+            .collect::<Vec<_>>(),
+        ["starters"]
+    );
+    assert_eq!(
+        starter
+            .passage_ranges
+            .iter()
+            .map(|d| &text[d.clone()])
+            .collect::<Vec<_>>(),
+        ["starter"]
+    );
+    assert!(
+        words.iter().all(|w| w.term != "the"),
+        "stop words are not matched"
+    );
+}
+
+#[test]
+fn an_exact_code_ranks_its_note_first_in_every_mode_that_should_find_it() {
+    let mut r = load_default();
+    let mut notes = notes();
+    notes.push((
+        "invoice",
+        "Paid the plumber, invoice INV-2024-0042, 180 euros.",
+    ));
+    notes.push((
+        "other-invoice",
+        "Paid the electrician, invoice INV-2023-0917, 240 euros.",
+    ));
+    r.add_documents(&notes).unwrap();
+    for mode in [SearchMode::Hybrid, SearchMode::Lexical] {
+        let hits = r.search_with("INV-2024-0042", 3, None, mode).unwrap().hits;
+        assert_eq!(hits[0].id, "invoice", "{mode:?}");
+    }
+    let lexical = r
+        .search_with("INV-2024-0042", 10, None, SearchMode::Lexical)
+        .unwrap()
+        .hits;
+    assert_eq!(
+        lexical.len(),
+        2,
+        "only notes holding one of its words: {lexical:?}"
+    );
+    assert!(r
+        .search_with("the of", 3, None, SearchMode::Lexical)
+        .unwrap()
+        .hits
+        .is_empty());
+    assert_eq!(r.search("   ", 3).unwrap().hits, vec![]);
 }

@@ -8,6 +8,9 @@
 //! document with its passages; the arena is the packed tokens in little-endian. Decoding checks the
 //! checksum first, then every count and range, so altered or truncated bytes are an `Index` error,
 //! never a panic or a silently wrong index.
+//!
+//! Version 2 adds each passage's words (BM25's terms and counts) to the header; version 1 files
+//! still read, their passages without words (a caller holding the texts restores them).
 
 use std::collections::HashMap;
 
@@ -15,12 +18,15 @@ use half::f16;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    words_per_token, DocInfo, Int8Tokens, PackedTokens, Precision, StoredPassage, TokenStore,
+    words_per_token, DocInfo, Int8Tokens, Lexicon, PackedTokens, PassageTerms, Precision,
+    StoredPassage, TokenStore,
 };
 use crate::error::{Error, Result};
 
 pub const FORMAT_MAGIC: &[u8; 4] = b"CWIX";
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
+/// The first version, without words; still read.
+const FORMAT_VERSION_WITHOUT_WORDS: u32 = 1;
 const CHECKSUM_BYTES: usize = 32;
 const MAX_DIM: usize = 1 << 16;
 
@@ -40,6 +46,10 @@ struct DocHeader {
     info: DocInfo,
     /// Per passage: byte start, byte end, UTF-16 start, UTF-16 end, token count.
     passages: Vec<[usize; 5]>,
+    /// Per passage (version 2): its terms, space-separated, each followed by `*count` when it occurs
+    /// more than once ("dog*2 run"); `None` for a passage whose words are not known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    words: Option<Vec<Option<String>>>,
 }
 
 fn index_err(why: impl Into<String>) -> Error {
@@ -79,14 +89,18 @@ impl TokenStore {
                 p.range_utf16.end,
                 p.tokens.len(),
             ];
-            match docs.last_mut() {
-                Some(doc) if doc.id == p.doc_id => doc.passages.push(passage),
-                _ => docs.push(DocHeader {
+            if docs.last().is_none_or(|doc| doc.id != p.doc_id) {
+                docs.push(DocHeader {
                     id: p.doc_id.clone(),
                     info: self.docs.get(&p.doc_id).cloned().unwrap_or_default(),
-                    passages: vec![passage],
-                }),
+                    passages: Vec::new(),
+                    words: Some(Vec::new()),
+                });
             }
+            let doc = docs.last_mut().expect("pushed above");
+            doc.passages.push(passage);
+            let words = self.terms_of(p).map(|t| write_terms(&t));
+            doc.words.get_or_insert_with(Vec::new).push(words);
         }
         // Documents with no passages cannot occur (an empty text is one empty passage), but keep any.
         for (id, info) in &self.docs {
@@ -95,6 +109,7 @@ impl TokenStore {
                     id: id.clone(),
                     info: info.clone(),
                     passages: Vec::new(),
+                    words: None,
                 });
             }
         }
@@ -115,7 +130,7 @@ impl TokenStore {
             ));
         }
         let version = read_u32(body, 4);
-        if version != FORMAT_VERSION {
+        if version != FORMAT_VERSION && version != FORMAT_VERSION_WITHOUT_WORDS {
             return Err(index_err(format!(
                 "index format version {version}; this build reads version {FORMAT_VERSION}: re-index the documents"
             )));
@@ -141,19 +156,68 @@ impl TokenStore {
         }
         let arena = &body[12 + header_len..];
         let tokens = read_arena(precision, header.dim, header.tokens, arena)?;
-        build_store(header, tokens)
+        build_store(header, tokens, version)
     }
 }
 
-fn build_store(header: Header, tokens: PackedTokens) -> Result<TokenStore> {
+fn write_terms(terms: &PassageTerms) -> String {
+    let mut out = String::new();
+    for (term, n) in &terms.counts {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(term);
+        if *n > 1 {
+            out.push_str(&format!("*{n}"));
+        }
+    }
+    out
+}
+
+/// `write_terms` read back; terms must be distinct, in order, with positive counts.
+fn read_terms(doc_id: &str, text: &str) -> Result<PassageTerms> {
+    let bad = || index_err(format!("document '{doc_id}' has unreadable words"));
+    let mut counts: Vec<(String, u32)> = Vec::new();
+    for item in text.split(' ').filter(|s| !s.is_empty()) {
+        let (term, n) = match item.rsplit_once('*') {
+            Some((term, n)) => (term, n.parse::<u32>().map_err(|_| bad())?),
+            None => (item, 1),
+        };
+        let in_order = counts.last().is_none_or(|(last, _)| last.as_str() < term);
+        if term.is_empty() || n == 0 || !in_order {
+            return Err(bad());
+        }
+        counts.push((term.to_owned(), n));
+    }
+    Ok(PassageTerms { counts })
+}
+
+/// Each passage's words as the header gives them: required in version 2, absent in version 1.
+fn passage_words(doc: &DocHeader, version: u32) -> Result<Vec<Option<PassageTerms>>> {
+    match (&doc.words, version) {
+        (None, FORMAT_VERSION_WITHOUT_WORDS) => Ok(vec![None; doc.passages.len()]),
+        (Some(words), FORMAT_VERSION) if words.len() == doc.passages.len() => words
+            .iter()
+            .map(|w| w.as_deref().map(|w| read_terms(&doc.id, w)).transpose())
+            .collect(),
+        _ => Err(index_err(format!(
+            "document '{}' does not give words for each of its passages",
+            doc.id
+        ))),
+    }
+}
+
+fn build_store(header: Header, tokens: PackedTokens, version: u32) -> Result<TokenStore> {
     let mut passages = Vec::new();
     let mut docs = HashMap::new();
     let mut next_token = 0usize;
+    let mut lexicon = Lexicon::default();
     for doc in header.docs {
         if doc.id.is_empty() {
             return Err(index_err("a document has an empty id"));
         }
-        for [start, end, start16, end16, n] in doc.passages {
+        let words = passage_words(&doc, version)?;
+        for ([start, end, start16, end16, n], terms) in doc.passages.into_iter().zip(words) {
             if start > end || start16 > end16 {
                 return Err(index_err(format!(
                     "document '{}' has a reversed passage range",
@@ -169,6 +233,7 @@ fn build_store(header: Header, tokens: PackedTokens) -> Result<TokenStore> {
                 range: start..end,
                 range_utf16: start16..end16,
                 tokens: next_token..token_end,
+                words: terms.map(|t| lexicon.add(&t)),
             });
             next_token = token_end;
         }
@@ -186,6 +251,7 @@ fn build_store(header: Header, tokens: PackedTokens) -> Result<TokenStore> {
         tokens,
         docs,
         generation: super::next_generation(),
+        lexicon,
     })
 }
 

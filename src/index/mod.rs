@@ -3,6 +3,7 @@
 //! arena of packed token vectors (`packed`).
 
 mod format;
+pub mod lexical;
 mod packed;
 pub mod pooling;
 
@@ -11,6 +12,7 @@ use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use format::{FORMAT_MAGIC, FORMAT_VERSION};
+pub use lexical::{InternedTerms, Lexicon, PassageTerms};
 pub use packed::{pack_signs, words_per_token, Int8Tokens, PackedTokens, Precision};
 
 use crate::model::TokenVectors;
@@ -23,13 +25,23 @@ pub struct NewPassage {
     /// The same range in UTF-16 code units, as JavaScript strings index.
     pub range_utf16: Range<usize>,
     pub vectors: TokenVectors,
+    /// Its words for BM25 (`None`: not known, e.g. read from a version-1 file without its text).
+    pub terms: Option<PassageTerms>,
+}
+
+/// A passage of a staged document: ranges, token count, words.
+struct StagedPassage {
+    range: Range<usize>,
+    range_utf16: Range<usize>,
+    tokens: usize,
+    terms: Option<PassageTerms>,
 }
 
 /// A document's passages packed in the store's precision as they are encoded, so a long document
 /// never holds all its f32 vectors at once; [`TokenStore::upsert_staged`] moves it into the store.
 pub struct StagedDocument {
     dim: usize,
-    passages: Vec<(Range<usize>, Range<usize>, usize)>,
+    passages: Vec<StagedPassage>,
     tokens: PackedTokens,
 }
 
@@ -45,8 +57,12 @@ impl StagedDocument {
     pub fn push(&mut self, passage: NewPassage) {
         debug_assert_eq!(passage.vectors.dim, self.dim);
         self.tokens.push(&passage.vectors.data, self.dim);
-        let n = passage.vectors.n_tokens();
-        self.passages.push((passage.range, passage.range_utf16, n));
+        self.passages.push(StagedPassage {
+            range: passage.range,
+            range_utf16: passage.range_utf16,
+            tokens: passage.vectors.n_tokens(),
+            terms: passage.terms,
+        });
     }
 
     pub fn passage_count(&self) -> usize {
@@ -54,7 +70,7 @@ impl StagedDocument {
     }
 
     pub fn token_count(&self) -> usize {
-        self.passages.iter().map(|(_, _, n)| n).sum()
+        self.passages.iter().map(|p| p.tokens).sum()
     }
 }
 
@@ -65,6 +81,8 @@ pub struct StoredPassage {
     pub range: Range<usize>,
     pub range_utf16: Range<usize>,
     pub tokens: Range<usize>,
+    /// Its words, interned in the store's [`Lexicon`] (`None`: not known).
+    pub words: Option<InternedTerms>,
 }
 
 /// What the store knows of a document besides its vectors.
@@ -122,6 +140,8 @@ pub struct TokenStore {
     /// One id per passage, in `passages` order, never reused (across stores too): a copy elsewhere
     /// (the GPU's) matches its passages to these, so a change costs it only what was added.
     passage_ids: Vec<u64>,
+    /// The passages' vocabulary and BM25 statistics.
+    lexicon: Lexicon,
 }
 
 impl TokenStore {
@@ -133,6 +153,7 @@ impl TokenStore {
             docs: HashMap::new(),
             generation: next_generation(),
             passage_ids: Vec::new(),
+            lexicon: Lexicon::default(),
         }
     }
 
@@ -166,15 +187,16 @@ impl TokenStore {
         self.generation = next_generation();
         let mut next_token = self.token_count();
         self.tokens.append(&staged.tokens, self.dim);
-        for (range, range_utf16, n) in staged.passages {
+        for p in staged.passages {
             self.passage_ids.push(next_generation());
             self.passages.push(StoredPassage {
                 doc_id: doc_id.to_owned(),
-                range,
-                range_utf16,
-                tokens: next_token..next_token + n,
+                range: p.range,
+                range_utf16: p.range_utf16,
+                tokens: next_token..next_token + p.tokens,
+                words: p.terms.map(|t| self.lexicon.add(&t)),
             });
-            next_token += n;
+            next_token += p.tokens;
         }
         self.docs.insert(doc_id.to_owned(), info);
     }
@@ -185,10 +207,13 @@ impl TokenStore {
             return false;
         }
         self.generation = next_generation();
-        let (kept, _gone): (Vec<_>, Vec<_>) = std::mem::take(&mut self.passages)
+        let (kept, gone): (Vec<_>, Vec<_>) = std::mem::take(&mut self.passages)
             .into_iter()
             .zip(std::mem::take(&mut self.passage_ids))
             .partition(|(p, _)| p.doc_id != doc_id);
+        for words in gone.iter().filter_map(|(p, _)| p.words.as_ref()) {
+            self.lexicon.forget(words);
+        }
         let (kept, ids): (Vec<StoredPassage>, Vec<u64>) = kept.into_iter().unzip();
         self.passage_ids = ids;
         let keep: Vec<Range<usize>> = kept.iter().map(|p| p.tokens.clone()).collect();
@@ -220,6 +245,7 @@ impl TokenStore {
             docs: self.docs.clone(),
             generation: next_generation(),
             passage_ids: fresh_passage_ids(self.passages.len()),
+            lexicon: self.lexicon.clone(),
         }
     }
 
@@ -252,13 +278,53 @@ impl TokenStore {
                 .tokens
                 .gathered(self.dim, std::slice::from_ref(&p.tokens));
             one.tokens.append(&tokens, self.dim);
+            let words = self.terms_of(p).map(|t| one.lexicon.add(&t));
             one.passages.push(StoredPassage {
                 tokens: start..start + p.tokens.len(),
+                words,
                 ..p.clone()
             });
             one.passage_ids.push(next_generation());
         }
         out
+    }
+
+    /// A stored passage's words as strings (`None`: not known).
+    pub fn terms_of(&self, passage: &StoredPassage) -> Option<PassageTerms> {
+        passage.words.as_ref().map(|w| self.lexicon.terms_of(w))
+    }
+
+    /// The passages' vocabulary and BM25 statistics.
+    pub fn lexicon(&self) -> &Lexicon {
+        &self.lexicon
+    }
+
+    /// Gives a stored document's passages their words, from its text (for a document read from a
+    /// version-1 file, which has none); returns whether the document is stored.
+    pub fn set_words_from_text(&mut self, doc_id: &str, text: &str) -> bool {
+        if !self.docs.contains_key(doc_id) {
+            return false;
+        }
+        for p in self.passages.iter_mut().filter(|p| p.doc_id == doc_id) {
+            if let Some(old) = p.words.take() {
+                self.lexicon.forget(&old);
+            }
+            let terms = text.get(p.range.clone()).map(PassageTerms::of);
+            p.words = terms.map(|t| self.lexicon.add(&t));
+        }
+        self.generation = next_generation();
+        true
+    }
+
+    /// Ids of stored documents some passage of which has no words (read from a version-1 file).
+    pub fn documents_without_words(&self) -> Vec<String> {
+        let mut ids: Vec<String> = Vec::new();
+        for p in self.passages.iter().filter(|p| p.words.is_none()) {
+            if ids.last() != Some(&p.doc_id) {
+                ids.push(p.doc_id.clone());
+            }
+        }
+        ids
     }
 
     /// The same store with every passage's tokens pooled by `factor` (see `pooling`).
@@ -285,6 +351,7 @@ impl TokenStore {
             out.passage_ids.push(next_generation()); // other vectors: a new passage to copies
         }
         out.docs = self.docs.clone();
+        out.lexicon = self.lexicon.clone();
         out
     }
 
@@ -303,8 +370,12 @@ impl TokenStore {
                 .tokens
                 .gathered(self.dim, std::slice::from_ref(&p.tokens));
             staged.tokens.append(&tokens, self.dim);
-            let passage = (p.range.clone(), p.range_utf16.clone(), p.tokens.len());
-            staged.passages.push(passage);
+            staged.passages.push(StagedPassage {
+                range: p.range.clone(),
+                range_utf16: p.range_utf16.clone(),
+                tokens: p.tokens.len(),
+                terms: self.terms_of(p),
+            });
         }
         out
     }
@@ -377,6 +448,7 @@ pub fn whole_text_passage(text: &str, vectors: TokenVectors) -> NewPassage {
         range: 0..text.len(),
         range_utf16: 0..utf16_len(text),
         vectors,
+        terms: Some(PassageTerms::of(text)),
     }
 }
 

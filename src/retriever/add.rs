@@ -10,7 +10,7 @@ use std::ops::Range;
 use super::{AddReport, NewDocument, Retriever};
 use crate::error::{Error, Result};
 use crate::index::pooling::pool_tokens;
-use crate::index::{DocInfo, NewPassage, StagedDocument};
+use crate::index::{DocInfo, NewPassage, PassageTerms, StagedDocument};
 use crate::model::Encoding;
 use crate::offsets::utf16_range;
 
@@ -96,10 +96,12 @@ impl Retriever {
                 };
                 let range_utf16 = utf16_range(&doc.text, range.clone());
                 let vectors = pool_tokens(self.encoder.encode(&encoding)?, self.pool_factor);
+                let terms = Some(PassageTerms::of(&doc.text[range.clone()]));
                 doc.staged.push(NewPassage {
                     range,
                     range_utf16,
                     vectors,
+                    terms,
                 });
                 encoded += 1;
             }
@@ -168,7 +170,7 @@ impl Retriever {
     }
 
     /// Whether document `id` is stored with this content hash (sha256 hex of its text).
-    fn stored_hash_is(&self, id: &str, content_hash: &str) -> bool {
+    pub(super) fn stored_hash_is(&self, id: &str, content_hash: &str) -> bool {
         self.store
             .doc_info(id)
             .is_some_and(|info| info.content_hash == content_hash)

@@ -1,8 +1,12 @@
 //! Why did a document match? Per query token, the document token MaxSim picked (the argmax of its
-//! similarities) and that similarity, with both tokens' ranges in the texts.
+//! similarities) and that similarity, with both tokens' ranges in the texts; and per query word the
+//! passage holds, its words there and its share of BM25.
+
+use std::ops::Range;
 
 use super::{Retriever, TokenMatch};
 use crate::error::{Error, Result};
+use crate::index::lexical::WordMatch;
 use crate::model::TextKind;
 use crate::offsets::utf16_range;
 
@@ -20,11 +24,7 @@ impl Retriever {
         let query_encoding = self.tokenizer.encode(query, TextKind::Query)?;
         let query_vectors = self.encoder.encode(&query_encoding)?;
         let passages = self.tokenizer.document_passages(text)?;
-        let (encoding, _) = passages
-            .iter()
-            .find(|(_, range)| Some(range.start) == passage_start)
-            .or(passages.first())
-            .ok_or_else(|| Error::InvalidInput("the text has no passage".into()))?;
+        let (encoding, _) = pick_passage(&passages, passage_start)?;
         let doc = self.encoder.encode(encoding)?;
         let kept_query = query_encoding
             .ids
@@ -52,4 +52,36 @@ impl Retriever {
             })
             .collect())
     }
+}
+
+impl Retriever {
+    /// The lexical half of an explanation: the query words the passage of `text` (as `explain` picks
+    /// it) holds, with byte ranges in the query and in `text`, and each one's share of BM25.
+    pub fn explain_words(
+        &self,
+        query: &str,
+        text: &str,
+        passage_start: Option<usize>,
+    ) -> Result<Vec<WordMatch>> {
+        let passages = self.tokenizer.document_passages(text)?;
+        let (_, range) = pick_passage(&passages, passage_start)?;
+        let shift = |r: Range<usize>| r.start + range.start..r.end + range.start;
+        let mut matches = self.store.lexicon().explain(query, &text[range.clone()]);
+        for m in &mut matches {
+            m.passage_ranges = m.passage_ranges.drain(..).map(shift).collect();
+        }
+        Ok(matches)
+    }
+}
+
+/// The passage starting at byte `start` (a hit's), else the first.
+fn pick_passage<T>(
+    passages: &[(T, Range<usize>)],
+    start: Option<usize>,
+) -> Result<&(T, Range<usize>)> {
+    passages
+        .iter()
+        .find(|(_, range)| Some(range.start) == start)
+        .or(passages.first())
+        .ok_or_else(|| Error::InvalidInput("the text has no passage".into()))
 }

@@ -6,11 +6,12 @@ use std::ops::Range;
 mod add;
 mod explain;
 mod filter;
+mod fusion;
 mod search;
 
 pub use add::AddJob;
 pub use filter::MetadataFilter;
-pub use search::{SearchPlan, SearchResults};
+pub use search::{SearchMode, SearchPlan, SearchResults};
 
 use crate::error::{Error, Result};
 use crate::index::{DocInfo, Precision, StagedDocument, TokenStore};
@@ -270,9 +271,41 @@ impl Retriever {
         self.store = TokenStore::new(self.store.precision(), self.store.dim());
     }
 
-    /// Replaces the index with a file from `export_index`. On any error the current index stays.
+    /// Replaces the index with a file from `export_index`. On any error the current index stays. A
+    /// version-1 file's documents come without words (see [`Retriever::documents_without_words`]).
     pub fn import_index(&mut self, bytes: &[u8]) -> Result<()> {
         self.store = TokenStore::from_bytes(bytes, &self.model_sha256)?;
+        Ok(())
+    }
+
+    /// `import_index` that must end with every document's words: a version-1 file's are rebuilt
+    /// from `texts` (id, text: each the text the document was encoded from); a document whose text
+    /// is missing or changed is an `Index` error naming it, and the current index stays.
+    pub fn import_index_with_texts(&mut self, bytes: &[u8], texts: &[(&str, &str)]) -> Result<()> {
+        let mut store = TokenStore::from_bytes(bytes, &self.model_sha256)?;
+        let texts: std::collections::HashMap<&str, &str> = texts.iter().copied().collect();
+        let missing = store.documents_without_words();
+        let unrestorable: Vec<&String> = missing
+            .iter()
+            .filter(|id| {
+                let text = texts.get(id.as_str());
+                let hash = text.map(|t| crate::model::sha256_hex(t.as_bytes()));
+                let info = store.doc_info(id);
+                hash.is_none() || info.map(|i| &i.content_hash) != hash.as_ref()
+            })
+            .collect();
+        if let Some(first) = unrestorable.first() {
+            return Err(Error::Index(format!(
+                "this index file (format version 1) has no words for lexical search, and {} of its \
+                 documents (first '{first}') come without the text they were encoded from: pass \
+                 their texts to importIndex ({{ texts: {{ id: text }} }}) or add them again",
+                unrestorable.len()
+            )));
+        }
+        for id in &missing {
+            store.set_words_from_text(id, texts[id.as_str()]);
+        }
+        self.store = store;
         Ok(())
     }
 
@@ -325,6 +358,24 @@ impl Retriever {
     /// Removes a document; returns whether it was stored.
     pub fn remove(&mut self, id: &str) -> bool {
         self.store.remove(id)
+    }
+
+    /// Documents some passage of which has no words for the lexical half (read from a version-1
+    /// index file): BM25 does not see them until [`Retriever::restore_words`] is given their text.
+    pub fn documents_without_words(&self) -> Vec<String> {
+        self.store.documents_without_words()
+    }
+
+    /// Gives a stored document's passages their words from its text, which must be the text it was
+    /// encoded from (same sha256), so that the words are those an add would have given it.
+    pub fn restore_words(&mut self, id: &str, text: &str) -> Result<()> {
+        if !self.stored_hash_is(id, &crate::model::sha256_hex(text.as_bytes())) {
+            return Err(Error::Index(format!(
+                "'{id}' is not stored with this text, so its words cannot be restored from it: add it again"
+            )));
+        }
+        self.store.set_words_from_text(id, text);
+        Ok(())
     }
 }
 

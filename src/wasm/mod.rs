@@ -48,6 +48,22 @@ struct JsTokenMatch {
     score: f32,
 }
 
+/// A query word the passage holds: its ranges in the query and the text (UTF-16), its BM25 share.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct JsWordMatch {
+    term: String,
+    query_ranges: Vec<JsRange>,
+    doc_ranges: Vec<JsRange>,
+    score: f32,
+}
+
+#[derive(Serialize)]
+struct JsExplanation {
+    tokens: Vec<JsTokenMatch>,
+    words: Vec<JsWordMatch>,
+}
+
 #[derive(Serialize)]
 struct JsAddReport {
     encoded: usize,
@@ -372,8 +388,10 @@ impl Retriever {
         })
     }
 
-    /// Why `text` matched `query`: per query token, the matched document token's range and its
-    /// contribution. `passageStart` is a hit's `passage.start` (UTF-16), for long documents.
+    /// Why `text` matched `query`: `{ tokens, words }`: per query token, the matched document token's
+    /// range and its contribution (late interaction); per query word the passage holds, its ranges
+    /// and BM25 share (lexical). `passageStart` is a hit's `passage.start` (UTF-16), for long
+    /// documents.
     pub fn explain(
         &self,
         query: &str,
@@ -381,11 +399,16 @@ impl Retriever {
         passage_start: Option<usize>,
     ) -> Result<JsValue, JsValue> {
         let start = passage_start.and_then(|s| crate::offsets::utf16_to_byte(text, s));
-        let matches = self
-            .borrow()
-            .explain(query, text, start)
+        let retriever = self.borrow();
+        let tokens = retriever.explain(query, text, start).map_err(into_error)?;
+        let words = retriever
+            .explain_words(query, text, start)
             .map_err(into_error)?;
-        let matches: Vec<JsTokenMatch> = matches
+        let utf16 = |within: &str, ranges: Vec<std::ops::Range<usize>>| -> Vec<JsRange> {
+            let to_utf16 = |r| JsRange::from(crate::offsets::utf16_range(within, r));
+            ranges.into_iter().map(to_utf16).collect()
+        };
+        let tokens = tokens
             .into_iter()
             .map(|m| JsTokenMatch {
                 query_token: m.query_token,
@@ -394,7 +417,16 @@ impl Retriever {
                 score: m.score,
             })
             .collect();
-        to_js(&matches)
+        let words = words
+            .into_iter()
+            .map(|m| JsWordMatch {
+                query_ranges: utf16(query, m.query_ranges),
+                doc_ranges: utf16(text, m.passage_ranges),
+                term: m.term,
+                score: m.score,
+            })
+            .collect();
+        to_js(&JsExplanation { tokens, words })
     }
 
     /// The index as a file even after a trap left the retriever borrowed (the engine's recovery after
@@ -430,11 +462,46 @@ impl Retriever {
 
     /// Replaces the index with an exported file; rejects altered, truncated or foreign files with an
     /// `IndexError` and then keeps the current index.
+    /// With `ids` and `texts` (the caller's import), every document must end with its words: a
+    /// version-1 file's are rebuilt from these texts. Without (the engine's own recovery and
+    /// migration), a version-1 file's documents load without words.
     #[wasm_bindgen(js_name = importIndex)]
-    pub fn import_index(&self, bytes: &[u8]) -> Result<(), JsValue> {
+    pub fn import_index(
+        &self,
+        bytes: &[u8],
+        ids: Option<Vec<String>>,
+        texts: Option<Vec<String>>,
+    ) -> Result<(), JsValue> {
+        let mut inner = self.inner.borrow_mut();
+        match (ids, texts) {
+            (Some(ids), Some(texts)) if ids.len() == texts.len() => {
+                let pairs: Vec<(&str, &str)> = ids
+                    .iter()
+                    .map(String::as_str)
+                    .zip(texts.iter().map(String::as_str))
+                    .collect();
+                inner.import_index_with_texts(bytes, &pairs)
+            }
+            (None, None) => inner.import_index(bytes),
+            _ => Err(Error::InvalidInput(
+                "importIndex: as many texts as ids".into(),
+            )),
+        }
+        .map_err(into_error)
+    }
+
+    /// Documents read without words (version-1 records) that BM25 does not see yet.
+    #[wasm_bindgen(js_name = documentsWithoutWords)]
+    pub fn documents_without_words(&self) -> Vec<String> {
+        self.borrow().documents_without_words()
+    }
+
+    /// Rebuilds a document's words from the text it was encoded from (`IndexError` for another).
+    #[wasm_bindgen(js_name = restoreWords)]
+    pub fn restore_words(&self, id: &str, text: &str) -> Result<(), JsValue> {
         self.inner
             .borrow_mut()
-            .import_index(bytes)
+            .restore_words(id, text)
             .map_err(into_error)
     }
 
@@ -505,13 +572,21 @@ impl Retriever {
     /// Resolves to `{ hits: [{ id, score, passage: { start, end }, metadata }], backend }`, best first.
     /// Rejects with a typed error for bad input; a GPU failure falls back to the CPU instead.
     /// `filter`: a JSON object; only documents whose metadata has each key's value (or an array
-    /// containing it) are ranked.
-    pub fn search(&self, query: &str, k: usize, filter: Option<String>) -> js_sys::Promise {
+    /// containing it) are ranked. `mode`: "hybrid" (default), "late" or "lexical".
+    pub fn search(
+        &self,
+        query: &str,
+        k: usize,
+        filter: Option<String>,
+        mode: Option<String>,
+    ) -> js_sys::Promise {
+        let mode = mode.as_deref().map(str::parse).transpose();
         let begun = filter
             .as_deref()
             .map(crate::retriever::MetadataFilter::from_json)
             .transpose()
-            .and_then(|filter| self.borrow().begin_search(query, k, filter));
+            .and_then(|filter| Ok((filter, mode?.unwrap_or_default())))
+            .and_then(|(filter, mode)| self.borrow().begin_search(query, k, filter, mode));
         let inner = self.inner.clone();
         wasm_bindgen_futures::future_to_promise(async move {
             let (plan, pending) = begun.map_err(into_error)?;

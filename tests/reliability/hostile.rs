@@ -91,13 +91,17 @@ fn run(retriever: &mut Retriever, call: &Call) {
         Call::Search(query, k, filter) => {
             let filter = filter.as_deref().map(MetadataFilter::from_json).transpose();
             if let Ok(filter) = filter {
-                if let Ok(results) = retriever.search_with(query, *k, filter) {
-                    assert!(results.hits.len() <= (*k).min(retriever.len()));
-                    assert!(results.hits.iter().all(|h| h.score.is_finite()));
+                for mode in ["hybrid", "late", "lexical"] {
+                    let mode = mode.parse().expect("a mode's name");
+                    if let Ok(results) = retriever.search_with(query, *k, filter.clone(), mode) {
+                        assert!(results.hits.len() <= (*k).min(retriever.len()));
+                        assert!(results.hits.iter().all(|h| h.score.is_finite()));
+                    }
                 }
             }
         }
         Call::Explain(query, text, start) => {
+            let _ = retriever.explain_words(query, text, *start);
             let _ = retriever.explain(query, text, *start);
         }
         Call::EncodeIds(ids) => {

@@ -370,8 +370,8 @@ export class LocalEngine {
     return this.#guarded((inner) => inner.setBackend(name));
   }
 
-  async search(query, k, filter) {
-    const results = await this.#guarded((inner) => inner.search(query, k, filter));
+  async search(query, k, filter, mode) {
+    const results = await this.#guarded((inner) => inner.search(query, k, filter, mode));
     if (this.#opened.options.storeText) for (const hit of results.hits) hit.text = this.#texts.get(hit.id);
     return results;
   }

@@ -91,7 +91,15 @@ export interface LoadOptions {
 export interface SearchOptions {
   /** Only documents whose metadata has each key's value (or an array containing it). */
   filter?: Record<string, unknown>;
+  /**
+   * Which signals rank the documents: "hybrid" (the default: late interaction and BM25 over the
+   * passages' words, fused by reciprocal rank), "late" (MaxSim alone) or "lexical" (BM25 alone; the
+   * query is not encoded). A hit's `score` is that mode's score.
+   */
+  mode?: SearchMode;
 }
+
+export type SearchMode = "hybrid" | "late" | "lexical";
 
 export interface AddOptions {
   /**
@@ -120,6 +128,18 @@ export interface Hit {
   metadata: unknown;
   /** With `storeText`: the document's text. */
   text?: string;
+}
+
+/** A query word the passage holds (the lexical half of an explanation). */
+export interface WordMatch {
+  /** The stemmed term both share ("run" for "running", "runs"). */
+  term: string;
+  /** Its words in the query: `query.slice(start, end)`. */
+  queryRanges: { start: number; end: number }[];
+  /** Its words in the passage, as ranges of the text: `text.slice(start, end)`. */
+  docRanges: { start: number; end: number }[];
+  /** Its share of the passage's BM25 score. */
+  score: number;
 }
 
 export interface TokenMatch {
@@ -152,7 +172,7 @@ export class Retriever {
   /** The `k` (default 10) best documents, best first. `query` must be a string (blank returns []),
    *  `k` an integer from 1 to 10,000, `filter` a plain JSON object. A GPU failure (e.g. a lost
    *  device) falls back to the CPU for this and later searches. */
-  search(query: string, k?: number, options?: SearchOptions): Promise<Hit[] & { backend: Backend }>;
+  search(query: string, k?: number, options?: SearchOptions): Promise<Hit[] & { backend: Backend; mode: SearchMode }>;
   /** The whole index as one versioned, checksummed file, for backup or moving between browsers. */
   exportIndex(): Promise<Uint8Array>;
   /** Replaces the index with an exported file; a bad file rejects with `IndexError`, changing nothing. */
@@ -161,10 +181,11 @@ export class Retriever {
   static deleteIndex(name: string): Promise<void>;
   /**
    * Why `text` matched `query`, one entry per query token: the document token it matched best (a range
-   * of `text`, null for a special token) and its contribution to the score. Pass the hit for a long
+   * of `text`, null for a special token) and its contribution to the score; `words`: the lexical
+   * half, each query word the passage holds, where, and its share of BM25. Pass the hit for a long
    * document so the explanation uses its best passage. Costs one encoding of that passage.
    */
-  explain(query: string, text: string, hit?: Hit): Promise<TokenMatch[]>;
+  explain(query: string, text: string, hit?: Hit): Promise<TokenMatch[] & { words: WordMatch[] }>;
   /** Removes a document (`id`: a non-empty string); resolves to whether it was stored. */
   remove(id: string): Promise<boolean>;
   /** Every stored document's `{ id, text, metadata }`, oldest first (`text` only with `storeText`). */

@@ -7,7 +7,7 @@ import { compileWasm } from "./wasm.js";
 import { yieldToEvents } from "./recovery.js";
 import { runUntilSettled } from "./warmup.js";
 import {
-  checkBytes, checkDocuments, checkEncoders, checkFilter, checkPoolFactor, checkId, checkK, checkMaxDocumentLength, checkOffset, checkString, checkTokenIds,
+  checkBytes, checkDocuments, checkEncoders, checkFilter, checkMode, checkPoolFactor, checkId, checkK, checkMaxDocumentLength, checkOffset, checkString, checkTokenIds,
 } from "./validate.js";
 
 const ADD_CHUNK = 8;
@@ -259,22 +259,26 @@ export class Retriever {
   /** The `k` best documents for `query`: `[{ id, score, passage: { start, end }, metadata }]`, best
    *  first. `passage` is the best-matching part of the document's text: `text.slice(start, end)`.
    *  `filter` (e.g. `{ folder: "work" }`) keeps documents whose metadata has each value (or an array
-   *  containing it). The array's `backend` says which MaxSim backend scored it. */
-  async search(query, k = 10, { filter } = {}) {
-    const args = [checkString(query, "query"), checkK(k), checkFilter(filter)];
+   *  containing it). `mode`: "hybrid" (default: late interaction and BM25 fused), "late" or
+   *  "lexical". The array's `backend` says which MaxSim backend scored it, `mode` which signals. */
+  async search(query, k = 10, { filter, mode } = {}) {
+    const args = [checkString(query, "query"), checkK(k), checkFilter(filter), checkMode(mode)];
     const { hits, backend } = await this.#engine.call("search", args);
-    return Object.assign(hits, { backend });
+    return Object.assign(hits, { backend, mode: mode ?? "hybrid" });
   }
 
   /**
    * Why `text` matched `query`: `[{ queryToken, queryRange, docRange, score }]`, one per query token:
    * the document token it matched best (MaxSim's argmax) as a range of `text` (null for a special
-   * token) and its share of the score. Pass the hit for a long document so its best passage is used.
+   * token) and its share of the score; and, as the array's `words`, the lexical half:
+   * `[{ term, queryRanges, docRanges, score }]`, one per query word the passage holds, with its
+   * share of BM25. Pass the hit for a long document so its best passage is used.
    */
   async explain(query, text, hit) {
     const start = hit?.passage?.start;
     if (start !== undefined) checkOffset(start, "hit.passage.start");
-    return this.#engine.call("explain", [checkString(query, "query"), checkString(text, "text"), start]);
+    const { tokens, words } = await this.#engine.call("explain", [checkString(query, "query"), checkString(text, "text"), start]);
+    return Object.assign(tokens, { words });
   }
 
   /** `{ id, text, metadata }` of a stored document, or null: `text` is kept with `storeText` (else

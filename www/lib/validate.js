@@ -95,6 +95,14 @@ export function checkFilter(filter) {
   return jsonText(filter, "filter");
 }
 
+/** Which signals rank a search (undefined: the default, "hybrid"). */
+export const SEARCH_MODES = ["hybrid", "late", "lexical"];
+export function checkMode(mode) {
+  if (mode === undefined) return undefined;
+  if (!SEARCH_MODES.includes(mode)) throw invalid(`mode must be one of ${SEARCH_MODES.map((m) => `"${m}"`).join(", ")}, not ${describe(mode)}`);
+  return mode;
+}
+
 /** Token ids as a Uint32Array: integers from 0 to 2^32 - 1 (the model checks its own range). */
 export function checkTokenIds(ids) {
   if (!Array.isArray(ids) && !ArrayBuffer.isView(ids)) throw invalid(`ids must be an array of token ids, not ${describe(ids)}`);
