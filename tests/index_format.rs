@@ -22,6 +22,8 @@ fn sample_store(precision: Precision) -> TokenStore {
             range_utf16: 0..n,
             vectors: synthetic_vectors(n, 12, seed),
             terms: Some(PassageTerms::of(&format!("invoice {n} of note {i}, notes"))),
+            // Some passages with a sentence vector, some without: both must round-trip.
+            sentence: (n % 2 == 1).then(|| synthetic_vectors(1, 6, seed).data),
         };
         store.upsert_with(
             &format!("doc-{i}"),
@@ -47,6 +49,7 @@ fn every_precision_round_trips_exactly() {
         assert_eq!(back.tokens(), store.tokens());
         assert_eq!(back.doc_info("doc-3"), store.doc_info("doc-3"));
         assert_eq!(back.lexicon().statistics(), store.lexicon().statistics());
+        assert!(back.passages().iter().any(|p| p.sentence.is_some()));
         for (a, b) in back.passages().iter().zip(store.passages()) {
             assert_eq!(back.terms_of(a), store.terms_of(b));
             assert!(back.terms_of(a).is_some());

@@ -9,8 +9,10 @@
 //! checksum first, then every count and range, so altered or truncated bytes are an `Index` error,
 //! never a panic or a silently wrong index.
 //!
-//! Version 2 adds each passage's words (BM25's terms and counts) to the header; version 1 files
-//! still read, their passages without words (a caller holding the texts restores them).
+//! Version 2 adds each passage's words (BM25's terms and counts) to the header and, for a model
+//! with a sentence output, the passages' sentence vectors after the token arena (f32, in passage
+//! order, for the passages the header flags); version 1 files still read, their passages without
+//! words (a caller holding the texts restores them) or sentence vectors.
 
 use std::collections::HashMap;
 
@@ -36,6 +38,9 @@ struct Header {
     precision: String,
     dim: usize,
     tokens: usize,
+    /// Width of the sentence vectors after the token arena (0: none).
+    #[serde(default)]
+    sentence_dim: usize,
     docs: Vec<DocHeader>,
 }
 
@@ -50,6 +55,9 @@ struct DocHeader {
     /// more than once ("dog*2 run"); `None` for a passage whose words are not known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     words: Option<Vec<Option<String>>>,
+    /// Per passage (version 2): whether its sentence vector follows the token arena.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sentences: Option<Vec<bool>>,
 }
 
 fn index_err(why: impl Into<String>) -> Error {
@@ -59,11 +67,17 @@ fn index_err(why: impl Into<String>) -> Error {
 impl TokenStore {
     /// The store as one file, tagged with the model its vectors came from.
     pub fn to_bytes(&self, model_sha256: &str) -> Vec<u8> {
+        let sentences: Vec<&[f32]> = self
+            .passages
+            .iter()
+            .filter_map(|p| p.sentence.as_deref())
+            .collect();
         let header = Header {
             model_sha256: model_sha256.to_owned(),
             precision: self.precision().name().to_owned(),
             dim: self.dim,
             tokens: self.token_count(),
+            sentence_dim: sentences.first().map_or(0, |s| s.len()),
             docs: self.doc_headers(),
         };
         let header =
@@ -74,9 +88,24 @@ impl TokenStore {
         out.extend_from_slice(&(header.len() as u32).to_le_bytes());
         out.extend_from_slice(&header);
         write_arena(&self.tokens, &mut out);
+        out.extend(
+            sentences
+                .iter()
+                .flat_map(|s| s.iter().flat_map(|v| v.to_le_bytes())),
+        );
         let checksum = crate::model::sha256_digest(&out);
         out.extend_from_slice(&checksum);
         out
+    }
+
+    /// Bytes the passages' words take in this store's file (each document's `"words"` entry).
+    pub(super) fn word_bytes_in_file(&self) -> usize {
+        let entry = r#","words":"#.len();
+        self.doc_headers()
+            .iter()
+            .filter_map(|d| d.words.as_ref())
+            .map(|w| entry + serde_json::to_string(w).map_or(0, |j| j.len()))
+            .sum()
     }
 
     fn doc_headers(&self) -> Vec<DocHeader> {
@@ -95,12 +124,15 @@ impl TokenStore {
                     info: self.docs.get(&p.doc_id).cloned().unwrap_or_default(),
                     passages: Vec::new(),
                     words: Some(Vec::new()),
+                    sentences: Some(Vec::new()),
                 });
             }
             let doc = docs.last_mut().expect("pushed above");
             doc.passages.push(passage);
             let words = self.terms_of(p).map(|t| write_terms(&t));
             doc.words.get_or_insert_with(Vec::new).push(words);
+            let sentences = doc.sentences.get_or_insert_with(Vec::new);
+            sentences.push(p.sentence.is_some());
         }
         // Documents with no passages cannot occur (an empty text is one empty passage), but keep any.
         for (id, info) in &self.docs {
@@ -110,6 +142,7 @@ impl TokenStore {
                     info: info.clone(),
                     passages: Vec::new(),
                     words: None,
+                    sentences: None,
                 });
             }
         }
@@ -155,8 +188,11 @@ impl TokenStore {
             return Err(index_err(format!("impossible dimension {}", header.dim)));
         }
         let arena = &body[12 + header_len..];
+        let token_bytes = arena_bytes(precision, header.dim, header.tokens)?.min(arena.len());
+        let (arena, sentence_bytes) = arena.split_at(token_bytes);
         let tokens = read_arena(precision, header.dim, header.tokens, arena)?;
-        build_store(header, tokens, version)
+        let sentences = read_sentences(&header, sentence_bytes)?;
+        build_store(header, tokens, sentences, version)
     }
 }
 
@@ -207,7 +243,40 @@ fn passage_words(doc: &DocHeader, version: u32) -> Result<Vec<Option<PassageTerm
     }
 }
 
-fn build_store(header: Header, tokens: PackedTokens, version: u32) -> Result<TokenStore> {
+/// The sentence vectors after the token arena, one per passage the header flags, in order.
+fn read_sentences(header: &Header, bytes: &[u8]) -> Result<Vec<Box<[f32]>>> {
+    let flagged = header
+        .docs
+        .iter()
+        .filter_map(|d| d.sentences.as_ref())
+        .flatten()
+        .filter(|has| **has)
+        .count();
+    let dim = header.sentence_dim;
+    if dim > MAX_DIM || (flagged > 0) != (dim > 0) || bytes.len() != 4 * flagged * dim {
+        return Err(index_err(format!(
+            "{} bytes after the token data; {flagged} sentence vectors of width {dim} need {}",
+            bytes.len(),
+            4 * flagged * dim
+        )));
+    }
+    let values: Vec<f32> = bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    if values.iter().any(|v| !v.is_finite()) {
+        return Err(index_err("a sentence vector is not finite"));
+    }
+    Ok(values.chunks(dim.max(1)).map(Box::from).collect())
+}
+
+fn build_store(
+    header: Header,
+    tokens: PackedTokens,
+    sentences: Vec<Box<[f32]>>,
+    version: u32,
+) -> Result<TokenStore> {
+    let mut sentences = sentences.into_iter();
     let mut passages = Vec::new();
     let mut docs = HashMap::new();
     let mut next_token = 0usize;
@@ -217,7 +286,20 @@ fn build_store(header: Header, tokens: PackedTokens, version: u32) -> Result<Tok
             return Err(index_err("a document has an empty id"));
         }
         let words = passage_words(&doc, version)?;
-        for ([start, end, start16, end16, n], terms) in doc.passages.into_iter().zip(words) {
+        let flags = match &doc.sentences {
+            Some(flags) if flags.len() == doc.passages.len() => flags.clone(),
+            None => vec![false; doc.passages.len()],
+            Some(_) => {
+                let why = format!(
+                    "document '{}' flags sentence vectors for other passages",
+                    doc.id
+                );
+                return Err(index_err(why));
+            }
+        };
+        for (([start, end, start16, end16, n], terms), has_sentence) in
+            doc.passages.into_iter().zip(words).zip(flags)
+        {
             if start > end || start16 > end16 {
                 return Err(index_err(format!(
                     "document '{}' has a reversed passage range",
@@ -234,6 +316,7 @@ fn build_store(header: Header, tokens: PackedTokens, version: u32) -> Result<Tok
                 range_utf16: start16..end16,
                 tokens: next_token..token_end,
                 words: terms.map(|t| lexicon.add(&t)),
+                sentence: if has_sentence { sentences.next() } else { None },
             });
             next_token = token_end;
         }
@@ -275,6 +358,25 @@ fn write_arena(tokens: &PackedTokens, out: &mut Vec<u8>) {
     }
 }
 
+/// The token arena's exact size for the header's counts.
+fn arena_bytes(precision: Precision, dim: usize, tokens: usize) -> Result<usize> {
+    let values = tokens
+        .checked_mul(dim)
+        .ok_or_else(|| index_err("token count overflows"))?;
+    let int8_len = values
+        .checked_add(tokens.saturating_mul(4))
+        .ok_or_else(|| index_err("token count overflows"))?;
+    let bits = words_per_token(dim)
+        .saturating_mul(4)
+        .saturating_mul(tokens);
+    Ok(match precision {
+        Precision::F32 => values.saturating_mul(4),
+        Precision::F16 => values.saturating_mul(2),
+        Precision::Int8 => int8_len,
+        Precision::Binary => bits.saturating_add(int8_len),
+    })
+}
+
 /// Exact arena size for the header's counts, then the values; scales must be finite and positive.
 fn read_arena(
     precision: Precision,
@@ -285,13 +387,7 @@ fn read_arena(
     let values = tokens
         .checked_mul(dim)
         .ok_or_else(|| index_err("token count overflows"))?;
-    let int8_len = values + 4 * tokens;
-    let expected = match precision {
-        Precision::F32 => 4 * values,
-        Precision::F16 => 2 * values,
-        Precision::Int8 => int8_len,
-        Precision::Binary => 4 * words_per_token(dim) * tokens + int8_len,
-    };
+    let expected = arena_bytes(precision, dim, tokens)?;
     if arena.len() != expected {
         return Err(index_err(format!(
             "token data is {} bytes; {tokens} {} tokens of dim {dim} need {expected}",

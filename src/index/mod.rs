@@ -18,6 +18,19 @@ pub use packed::{pack_signs, words_per_token, Int8Tokens, PackedTokens, Precisio
 use crate::model::TokenVectors;
 use crate::offsets::utf16_len;
 
+/// Bytes of an index's parts (see [`TokenStore::byte_sizes`]).
+#[derive(Debug, Clone, Copy)]
+pub struct ByteSizes {
+    /// The packed token vectors (the arena).
+    pub vectors: usize,
+    /// The lexical index in memory: dictionary, frequencies, every passage's interned terms.
+    pub lexical: usize,
+    /// What the passages' words add to the index file.
+    pub file_words: usize,
+    /// The passages' sentence vectors (in memory and in the file alike).
+    pub sentences: usize,
+}
+
 /// A passage's vectors on their way into the store.
 pub struct NewPassage {
     /// Byte range of the passage in the document's text.
@@ -27,6 +40,8 @@ pub struct NewPassage {
     pub vectors: TokenVectors,
     /// Its words for BM25 (`None`: not known, e.g. read from a version-1 file without its text).
     pub terms: Option<PassageTerms>,
+    /// The encoder's sentence vector of the passage (L2-normalised), when the model has one.
+    pub sentence: Option<Vec<f32>>,
 }
 
 /// A passage of a staged document: ranges, token count, words.
@@ -35,6 +50,7 @@ struct StagedPassage {
     range_utf16: Range<usize>,
     tokens: usize,
     terms: Option<PassageTerms>,
+    sentence: Option<Box<[f32]>>,
 }
 
 /// A document's passages packed in the store's precision as they are encoded, so a long document
@@ -62,6 +78,7 @@ impl StagedDocument {
             range_utf16: passage.range_utf16,
             tokens: passage.vectors.n_tokens(),
             terms: passage.terms,
+            sentence: passage.sentence.map(Vec::into_boxed_slice),
         });
     }
 
@@ -83,6 +100,8 @@ pub struct StoredPassage {
     pub tokens: Range<usize>,
     /// Its words, interned in the store's [`Lexicon`] (`None`: not known).
     pub words: Option<InternedTerms>,
+    /// The encoder's sentence vector of the passage (`None`: the model has none).
+    pub sentence: Option<Box<[f32]>>,
 }
 
 /// What the store knows of a document besides its vectors.
@@ -195,6 +214,7 @@ impl TokenStore {
                 range_utf16: p.range_utf16,
                 tokens: next_token..next_token + p.tokens,
                 words: p.terms.map(|t| self.lexicon.add(&t)),
+                sentence: p.sentence,
             });
             next_token += p.tokens;
         }
@@ -316,6 +336,28 @@ impl TokenStore {
         true
     }
 
+    /// What the index holds, in bytes (for the cost benchmark).
+    pub fn byte_sizes(&self) -> ByteSizes {
+        let per_passage = std::mem::size_of::<Option<InternedTerms>>();
+        let sentences: usize = self
+            .passages
+            .iter()
+            .filter_map(|p| p.sentence.as_ref())
+            .map(|s| 4 * s.len())
+            .sum();
+        let passages: usize = self
+            .passages
+            .iter()
+            .map(|p| per_passage + p.words.as_ref().map_or(0, InternedTerms::heap_bytes))
+            .sum();
+        ByteSizes {
+            vectors: self.tokens.byte_len(),
+            lexical: self.lexicon.heap_bytes() + passages,
+            file_words: self.word_bytes_in_file(),
+            sentences,
+        }
+    }
+
     /// Ids of stored documents some passage of which has no words (read from a version-1 file).
     pub fn documents_without_words(&self) -> Vec<String> {
         let mut ids: Vec<String> = Vec::new();
@@ -375,6 +417,7 @@ impl TokenStore {
                 range_utf16: p.range_utf16.clone(),
                 tokens: p.tokens.len(),
                 terms: self.terms_of(p),
+                sentence: p.sentence.clone(),
             });
         }
         out
@@ -449,6 +492,7 @@ pub fn whole_text_passage(text: &str, vectors: TokenVectors) -> NewPassage {
         range_utf16: 0..utf16_len(text),
         vectors,
         terms: Some(PassageTerms::of(text)),
+        sentence: None,
     }
 }
 

@@ -141,6 +141,17 @@ pub enum PackedTokens {
 }
 
 impl PackedTokens {
+    /// Bytes the packed values take (what the index file's arena holds).
+    pub fn byte_len(&self) -> usize {
+        let int8 = |t: &Int8Tokens| t.codes.len() + 4 * t.scales.len();
+        match self {
+            PackedTokens::F32(data) => 4 * data.len(),
+            PackedTokens::F16(data) => 2 * data.len(),
+            PackedTokens::Int8(t) => int8(t),
+            PackedTokens::Binary { bits, rerank } => 4 * bits.len() + int8(rerank),
+        }
+    }
+
     pub fn new(precision: Precision) -> PackedTokens {
         match precision {
             Precision::F32 => PackedTokens::F32(Vec::new()),

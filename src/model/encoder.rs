@@ -89,6 +89,8 @@ pub struct Encoder {
     embedding_rows: Option<usize>,
     /// Longest sequence the manifest allows (positions past the model's tables would panic too).
     max_length: usize,
+    /// Whether the plan's second output is the text's sentence vector.
+    has_sentence: bool,
 }
 
 fn model_err(e: impl std::fmt::Display) -> Error {
@@ -155,7 +157,11 @@ impl Encoder {
         let ids_name = input_name(&model, &inputs, InputRole::Ids)?;
         let embedding_rows = onnx_graph::embedding_rows(&proto, &ids_name);
         drop(proto);
-        select_output(&mut model, manifest.output.as_deref())?;
+        let has_sentence = select_outputs(
+            &mut model,
+            manifest.output.as_deref(),
+            manifest.sentence_output.as_deref(),
+        )?;
         let plans = plan(model, &inputs, planning)?;
         Ok(Encoder {
             plans,
@@ -165,6 +171,7 @@ impl Encoder {
             id_limit: embedding_rows,
             embedding_rows,
             max_length: manifest.query_length.max(manifest.document_length),
+            has_sentence,
         })
     }
 
@@ -189,12 +196,31 @@ impl Encoder {
 
     /// Encodes one text and keeps the rows its encoding marks `keep`.
     pub fn encode(&self, encoding: &Encoding) -> Result<TokenVectors> {
+        Ok(self.encode_with_sentence(encoding)?.0)
+    }
+
+    /// `encode`, plus the text's sentence vector (L2-normalised) when the manifest names the graph
+    /// output holding it.
+    pub fn encode_with_sentence(
+        &self,
+        encoding: &Encoding,
+    ) -> Result<(TokenVectors, Option<Vec<f32>>)> {
         let feeds = self.feeds(encoding)?;
         let outputs = self
             .plan_for(encoding.len())?
             .run(feeds)
             .map_err(model_err)?;
-        self.rows(&outputs[0], encoding)
+        let rows = self.rows(&outputs[0], encoding)?;
+        let sentence = match outputs.get(1).filter(|_| self.has_sentence) {
+            Some(output) => Some(sentence_vector(output)?),
+            None => None,
+        };
+        Ok((rows, sentence))
+    }
+
+    /// Whether `encode_with_sentence` gives sentence vectors.
+    pub fn has_sentence(&self) -> bool {
+        self.has_sentence
     }
 
     /// Where an encode of `encoding` spends its time: every node timed over `runs` runs (after one
@@ -449,19 +475,49 @@ fn input_name(model: &InferenceModel, inputs: &[GraphInput], role: InputRole) ->
     Ok(model.node(outlet.node).name.clone())
 }
 
-/// Keeps only the output holding the token vectors, so unused heads (pooled outputs) are pruned.
-fn select_output(model: &mut InferenceModel, wanted: Option<&str>) -> Result<()> {
+/// Keeps only the output holding the token vectors and, if the manifest names one, the sentence
+/// vector's, so unused heads are pruned; returns whether the sentence vector is kept.
+fn select_outputs(
+    model: &mut InferenceModel,
+    tokens: Option<&str>,
+    sentence: Option<&str>,
+) -> Result<bool> {
     let outlets = model.output_outlets().map_err(model_err)?.to_vec();
-    let chosen = match wanted {
+    let named = |name: &str| {
+        outlets
+            .iter()
+            .find(|o| model.outlet_label(**o) == Some(name) || model.node(o.node).name == name)
+            .copied()
+            .ok_or_else(|| Error::Model(format!("graph has no output named '{name}'")))
+    };
+    let mut chosen = vec![match tokens {
         None => *outlets
             .first()
             .ok_or_else(|| Error::Model("graph has no outputs".into()))?,
-        Some(name) => *outlets
-            .iter()
-            .find(|o| model.outlet_label(**o) == Some(name) || model.node(o.node).name == name)
-            .ok_or_else(|| Error::Model(format!("graph has no output named '{name}'")))?,
-    };
-    model.select_output_outlets(&[chosen]).map_err(model_err)
+        Some(name) => named(name)?,
+    }];
+    if let Some(name) = sentence {
+        chosen.push(named(name)?);
+    }
+    model.select_output_outlets(&chosen).map_err(model_err)?;
+    Ok(chosen.len() == 2)
+}
+
+/// A `[1, width]` sentence output as one L2-normalised vector.
+fn sentence_vector(output: &TValue) -> Result<Vec<f32>> {
+    let view = output.to_plain_array_view::<f32>().map_err(model_err)?;
+    if view.ndim() != 2 || view.shape()[0] != 1 {
+        return Err(Error::Model(format!(
+            "the sentence output has shape {:?}, expected [1, width]",
+            view.shape()
+        )));
+    }
+    let mut v: Vec<f32> = view.iter().copied().collect();
+    if v.iter().any(|x| !x.is_finite()) {
+        return Err(Error::Model("the sentence output is not finite".into()));
+    }
+    l2_normalize(&mut v);
+    Ok(v)
 }
 
 pub(crate) fn l2_normalize(v: &mut [f32]) {

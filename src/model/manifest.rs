@@ -76,6 +76,10 @@ pub struct Manifest {
     /// Name of the graph output holding the token vectors; the first output when absent.
     #[serde(default)]
     pub output: Option<String>,
+    /// Name of a graph output holding one vector per text (the encoder's mean-pooled sentence
+    /// vector), hybrid search's third signal; absent for most ColBERT exports, which have none.
+    #[serde(default)]
+    pub sentence_output: Option<String>,
 }
 
 fn default_mask_token() -> String {

@@ -95,13 +95,15 @@ impl Retriever {
                     break;
                 };
                 let range_utf16 = utf16_range(&doc.text, range.clone());
-                let vectors = pool_tokens(self.encoder.encode(&encoding)?, self.pool_factor);
+                let (vectors, sentence) = self.encoder.encode_with_sentence(&encoding)?;
+                let vectors = pool_tokens(vectors, self.pool_factor);
                 let terms = Some(PassageTerms::of(&doc.text[range.clone()]));
                 doc.staged.push(NewPassage {
                     range,
                     range_utf16,
                     vectors,
                     terms,
+                    sentence,
                 });
                 encoded += 1;
             }

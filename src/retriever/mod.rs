@@ -11,7 +11,7 @@ mod search;
 
 pub use add::AddJob;
 pub use filter::MetadataFilter;
-pub use search::{SearchMode, SearchPlan, SearchResults};
+pub use search::{Ranking, SearchMode, SearchPlan, SearchResults};
 
 use crate::error::{Error, Result};
 use crate::index::{DocInfo, Precision, StagedDocument, TokenStore};

@@ -3,9 +3,10 @@
 //! or when the GPU fails), and/or by BM25 over its words; a filter applied, a binary index's
 //! candidates re-scored, each document scored by its best passage, and the signals fused (`fusion`).
 
-use super::fusion::{self, DocumentScores};
+use super::fusion::{self, DocumentScores, Signals};
 use super::{Hit, MetadataFilter, Retriever};
 use crate::error::{Error, Result};
+use crate::index::TokenStore;
 use crate::model::TextKind;
 use crate::score::{finish_first_pass, GpuError, PendingScores, QueryTokens, WEBGPU};
 
@@ -67,6 +68,8 @@ pub struct SearchPlan {
     mode: SearchMode,
     /// Its encoding, when the mode uses late interaction.
     query: Option<QueryTokens>,
+    /// Its sentence vector, when the model has one and the mode is hybrid.
+    sentence: Option<Vec<f32>>,
     k: usize,
     generation: u64,
     filter: Option<MetadataFilter>,
@@ -114,6 +117,7 @@ impl Retriever {
             text: None,
             mode,
             query: None,
+            sentence: None,
             k,
             generation,
             filter,
@@ -126,7 +130,10 @@ impl Retriever {
         if !mode.uses_late() {
             return Ok((plan, None));
         }
-        let query = QueryTokens::new(&self.encode(text, TextKind::Query)?);
+        let encoding = self.tokenizer.encode(text, TextKind::Query)?;
+        let (vectors, sentence) = self.encoder.encode_with_sentence(&encoding)?;
+        let query = QueryTokens::new(&vectors);
+        plan.sentence = sentence.filter(|_| mode == SearchMode::Hybrid);
         let index_values = self.index_values();
         let pending = match self.backends.gpu_for(index_values) {
             Some(gpu) => match gpu.dispatch(&query, &self.store) {
@@ -163,18 +170,21 @@ impl Retriever {
         };
         let (late, backend) = match &plan.query {
             Some(query) => {
-                let (scores, backend) = self.late_scores(query, &plan, gpu_scores);
-                (Some(self.by_document(scores)), backend)
+                let (first_pass, backend) = self.first_pass(query, &plan, gpu_scores);
+                (Some((query, first_pass)), backend)
             }
             None => (None, cpu_name),
         };
-        let lexical = plan
-            .mode
-            .uses_lexical()
-            .then(|| self.by_document(self.filtered(self.lexical_scores(text), &plan)));
-        let ranked = fusion::rank(plan.mode, late.as_ref(), lexical.as_ref(), plan.k);
+        let ranking = Ranking {
+            text,
+            sentence: plan.sentence.as_deref(),
+            mode: plan.mode,
+            filter: plan.filter.as_ref(),
+            k: plan.k,
+        };
         SearchResults {
-            hits: ranked
+            hits: ranking
+                .rank(&self.store, late)
                 .into_iter()
                 .map(|(slot, score)| self.hit(slot, score))
                 .collect(),
@@ -182,9 +192,9 @@ impl Retriever {
         }
     }
 
-    /// MaxSim of every passage (filtered out: NaN; a binary index re-ranked), and the backend that
-    /// scored it.
-    fn late_scores(
+    /// MaxSim's first pass over every passage and the backend that scored it: the GPU's scores when
+    /// they are current, else the CPU's.
+    fn first_pass(
         &self,
         query: &QueryTokens,
         plan: &SearchPlan,
@@ -204,46 +214,13 @@ impl Retriever {
         if let (Some(since), Some(_)) = (plan.measuring_since, &gpu_scores) {
             self.measure_cpu_against_gpu(query, since);
         }
-        let (first_pass, backend) = match gpu_scores {
+        match gpu_scores {
             Some(first_pass) => (first_pass, WEBGPU),
             None => {
                 let cpu = self.backends.cpu();
                 (cpu.score_all(query, &self.store), cpu.name())
             }
-        };
-        let first_pass = self.filtered(first_pass, plan);
-        // A binary index's first pass only picks candidates; fusion looks deeper than k.
-        let depth = match plan.mode {
-            SearchMode::Late => plan.k,
-            _ => plan.k.max(fusion::CANDIDATES),
-        };
-        (
-            finish_first_pass(query, &self.store, first_pass, depth),
-            backend,
-        )
-    }
-
-    /// BM25 of every passage for the query's words (0 for a passage without any, or without words).
-    fn lexical_scores(&self, text: &str) -> Vec<f32> {
-        let lexicon = self.store.lexicon();
-        let terms = lexicon.query_terms(text);
-        self.store
-            .passages()
-            .iter()
-            .map(|p| p.words.as_ref().map_or(0.0, |w| lexicon.score(&terms, w)))
-            .collect()
-    }
-
-    fn filtered(&self, scores: Vec<f32>, plan: &SearchPlan) -> Vec<f32> {
-        match &plan.filter {
-            Some(filter) => filter.apply(scores, &self.store),
-            None => scores,
         }
-    }
-
-    /// Passage scores to document scores: a document scores as its best passage.
-    fn by_document(&self, scores: Vec<f32>) -> DocumentScores {
-        DocumentScores::best_passages(self.store.passages(), &scores)
     }
 
     fn hit(&self, slot: usize, score: f32) -> Hit {
@@ -271,4 +248,82 @@ impl Retriever {
         self.backends
             .record_measurement(self.index_values(), gpu_ms, cpu_ms);
     }
+}
+
+/// What a search does once MaxSim's first pass is known: the filter, a binary index's re-rank, BM25
+/// per the mode, each document's best passage, fusion. Apart from the retriever so the hybrid cost
+/// benchmark runs exactly this on a synthetic index.
+pub struct Ranking<'a> {
+    pub text: &'a str,
+    /// The query's sentence vector (hybrid mode, a model with one): the third signal.
+    pub sentence: Option<&'a [f32]>,
+    pub mode: SearchMode,
+    pub filter: Option<&'a MetadataFilter>,
+    pub k: usize,
+}
+
+impl Ranking<'_> {
+    /// The `k` best documents as (the slot of the passage a hit shows, score); `late` is the query's
+    /// encoding and its first pass over every passage (`None` in lexical mode).
+    pub fn rank(
+        &self,
+        store: &TokenStore,
+        late: Option<(&QueryTokens, Vec<f32>)>,
+    ) -> Vec<(usize, f32)> {
+        let late = late.map(|(query, first_pass)| {
+            let first_pass = self.filtered(first_pass, store);
+            // A binary index's first pass only picks candidates; fusion looks deeper than k.
+            let depth = match self.mode {
+                SearchMode::Late => self.k,
+                _ => self.k.max(fusion::CANDIDATES),
+            };
+            let scores = finish_first_pass(query, store, first_pass, depth);
+            DocumentScores::best_passages(store.passages(), &scores)
+        });
+        let lexical = self.mode.uses_lexical().then(|| {
+            let scores = self.filtered(lexical_scores(store, self.text), store);
+            DocumentScores::best_passages(store.passages(), &scores)
+        });
+        let sentence = self.sentence.map(|query| {
+            let scores = self.filtered(sentence_scores(store, query), store);
+            DocumentScores::best_passages(store.passages(), &scores)
+        });
+        let signals = Signals {
+            late: late.as_ref(),
+            lexical: lexical.as_ref(),
+            sentence: sentence.as_ref(),
+        };
+        fusion::rank(self.mode, signals, self.k)
+    }
+
+    fn filtered(&self, scores: Vec<f32>, store: &TokenStore) -> Vec<f32> {
+        match self.filter {
+            Some(filter) => filter.apply(scores, store),
+            None => scores,
+        }
+    }
+}
+
+/// Cosine of the query's sentence vector with every passage's (NaN: the passage has none).
+fn sentence_scores(store: &TokenStore, query: &[f32]) -> Vec<f32> {
+    let dot = |s: &[f32]| s.iter().zip(query).map(|(a, b)| a * b).sum::<f32>();
+    store
+        .passages()
+        .iter()
+        .map(|p| match &p.sentence {
+            Some(s) if s.len() == query.len() => dot(s),
+            _ => f32::NAN,
+        })
+        .collect()
+}
+
+/// BM25 of every passage for the query's words (0 for a passage without any, or without words).
+fn lexical_scores(store: &TokenStore, text: &str) -> Vec<f32> {
+    let lexicon = store.lexicon();
+    let terms = lexicon.query_terms(text);
+    store
+        .passages()
+        .iter()
+        .map(|p| p.words.as_ref().map_or(0.0, |w| lexicon.score(&terms, w)))
+        .collect()
 }

@@ -26,7 +26,33 @@ pub fn synthetic_vectors(n: usize, dim: usize, seed: &mut u64) -> TokenVectors {
     }
 }
 
-/// `docs` one-passage documents of `tokens` synthetic tokens each, stored in `precision`.
+/// Distinct words the synthetic texts draw from.
+const VOCABULARY: u64 = 30_000;
+
+/// `n` words drawn from a Zipf-like distribution over `VOCABULARY` ("w0" most often), as text: gives
+/// the lexical index a realistic spread of frequent and rare terms.
+pub fn synthetic_text(n: usize, seed: &mut u64) -> String {
+    let words: Vec<String> = (0..n)
+        .map(|_| {
+            *seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let u = ((*seed >> 11) as f64 / (1u64 << 53) as f64).max(1e-12);
+            // Rank ~ VOCABULARY^u: log-uniform ranks, a Zipf (exponent 1) frequency per rank.
+            let rank = (VOCABULARY as f64).powf(u) as u64 - 1;
+            format!("w{rank}")
+        })
+        .collect();
+    words.join(" ")
+}
+
+/// Words per synthetic passage of `tokens` tokens (English runs ~1.3 tokens per word).
+pub fn words_for_tokens(tokens: usize) -> usize {
+    tokens * 3 / 4
+}
+
+/// `docs` one-passage documents of `tokens` synthetic tokens each (and as many words as such a
+/// passage holds), stored in `precision`.
 pub fn synthetic_store(
     docs: usize,
     tokens: usize,
@@ -38,7 +64,8 @@ pub fn synthetic_store(
     let mut store = TokenStore::new(precision, dim);
     for i in 0..docs {
         let vectors = synthetic_vectors(tokens, dim, &mut seed);
-        store.upsert(&i.to_string(), vec![whole_text_passage("", vectors)]);
+        let text = synthetic_text(words_for_tokens(tokens), &mut seed);
+        store.upsert(&i.to_string(), vec![whole_text_passage(&text, vectors)]);
     }
     store
 }

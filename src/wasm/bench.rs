@@ -16,6 +16,8 @@ use crate::score::GpuMaxSim;
 pub struct MaxSimBench {
     store: Rc<crate::index::TokenStore>,
     query: Rc<crate::score::QueryTokens>,
+    /// The query as text, for the lexical half of `rank`.
+    query_text: String,
     gpu: Rc<RefCell<Option<GpuMaxSim>>>,
 }
 
@@ -36,6 +38,7 @@ impl MaxSimBench {
         Ok(MaxSimBench {
             store: Rc::new(synthetic_store(docs, tokens, dim, precision, 7)),
             query: Rc::new(crate::score::QueryTokens::new(&query)),
+            query_text: crate::score::bench::synthetic_text(5, &mut 99),
             gpu: Rc::new(RefCell::new(None)),
         })
     }
@@ -59,6 +62,45 @@ impl MaxSimBench {
             }
         };
         Ok(kernel.score_all(&self.query, &self.store))
+    }
+
+    /// A whole CPU search after encoding in `mode` ("late", "hybrid", "lexical"): the SIMD first
+    /// pass, BM25, best passages, fusion, exactly as `Retriever::search`; returns the hits' count.
+    pub fn rank(&self, mode: &str, k: usize) -> Result<usize, JsValue> {
+        use crate::retriever::{Ranking, SearchMode};
+        use crate::score::{LanesMaxSim, MaxSim};
+        let mode: SearchMode = mode.parse().map_err(into_error)?;
+        let ranking = Ranking {
+            text: &self.query_text,
+            sentence: None,
+            mode,
+            filter: None,
+            k,
+        };
+        let late = (mode != SearchMode::Lexical).then(|| {
+            (
+                &*self.query,
+                LanesMaxSim.score_all(&self.query, &self.store),
+            )
+        });
+        Ok(ranking.rank(&self.store, late).len())
+    }
+
+    /// `{ vectorBytes, lexicalBytes, fileWordBytes }`: the token vectors' bytes in memory, the lexical
+    /// index's (dictionary + every passage's terms), and what the words add to the index file.
+    #[wasm_bindgen(js_name = indexBytes)]
+    pub fn index_bytes(&self) -> Result<JsValue, JsValue> {
+        let bytes = self.store.byte_sizes();
+        let obj = js_sys::Object::new();
+        for (key, value) in [
+            ("vectorBytes", bytes.vectors),
+            ("lexicalBytes", bytes.lexical),
+            ("fileWordBytes", bytes.file_words),
+            ("sentenceBytes", bytes.sentences),
+        ] {
+            js_sys::Reflect::set(&obj, &key.into(), &(value as f64).into())?;
+        }
+        Ok(obj.into())
     }
 
     /// Opens a WebGPU device (software adapters accepted) for `scoreGpu`.

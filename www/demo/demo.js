@@ -134,21 +134,24 @@ async function importFiles(files) {
 
 /**
  * A hit as nodes: a short note whole, a long note as its best passage in <mark> between ellipses;
- * the words the query matched in <b class="match">. `words` are sorted, non-overlapping ranges of
- * the whole note's text.
+ * the words the query matched in <b class="match">: `late` (the words its tokens picked, by
+ * meaning), `lexical` (the same words, stemmed: BM25), or both. Ranges are of the whole note's text.
  */
-function highlighted(text, passage, words = []) {
+function highlighted(text, passage, late = [], lexical = []) {
   const wholeNote = passage.start === 0 && passage.end >= text.length;
   const [from, to] = wholeNote ? [0, text.length] : [passage.start, passage.end];
-  const cuts = new Set([from, to, ...words.flatMap((w) => [w.start, w.end])]);
+  const cuts = new Set([from, to, ...[...late, ...lexical].flatMap((w) => [w.start, w.end])]);
   const points = [...cuts].filter((p) => p >= from && p <= to).sort((a, b) => a - b);
+  const within = (ranges, start, end) => ranges.some((w) => w.start <= start && end <= w.end);
   const pieces = [];
   for (let i = 0; i + 1 < points.length; i++) {
     const [start, end] = [points[i], points[i + 1]];
     const node = document.createTextNode(text.slice(start, end));
-    if (words.some((w) => w.start <= start && end <= w.end)) {
+    const kinds = [within(late, start, end) && "late", within(lexical, start, end) && "lexical"].filter(Boolean);
+    if (kinds.length) {
       const b = document.createElement("b");
-      b.className = "match";
+      b.className = ["match", ...kinds].join(" ");
+      b.title = kinds.length === 2 ? "matched by meaning and by word" : kinds[0] === "late" ? "matched by meaning" : "matched by word";
       b.append(node);
       pieces.push(b);
     } else pieces.push(node);
@@ -159,28 +162,19 @@ function highlighted(text, passage, words = []) {
   return [from > 0 ? "… " : "", mark, to < text.length ? " …" : ""];
 }
 
-/** Document ranges of the query's real words (not special tokens), merged and sorted. */
-function matchedWords(matches) {
-  const ranges = matches
-    .filter((m) => m.queryRange && m.docRange && m.score > 0.3)
-    .map((m) => m.docRange)
-    .sort((a, b) => a.start - b.start);
-  const merged = [];
-  for (const r of ranges) {
-    const last = merged.at(-1);
-    if (last && r.start <= last.end) last.end = Math.max(last.end, r.end);
-    else merged.push({ ...r });
-  }
-  return merged;
-}
+/** Document ranges of the query's real words (not special tokens) MaxSim matched well. */
+const lateRanges = (matches) => matches.filter((m) => m.queryRange && m.docRange && m.score > 0.3).map((m) => m.docRange);
+/** Document ranges of the query words the passage holds (BM25). */
+const lexicalRanges = (matches) => matches.words.flatMap((w) => w.docRanges);
 
-function resultItem(hit, words) {
+function resultItem(hit, matches) {
   const li = document.createElement("li");
   li.dataset.id = hit.id;
   const score = document.createElement("span");
   score.className = "score";
-  score.textContent = hit.score.toFixed(2);
-  li.append(score, ...highlighted(notes.get(hit.id) ?? "", hit.passage, words));
+  score.textContent = hit.score.toFixed(3);
+  const text = notes.get(hit.id) ?? "";
+  li.append(score, ...(matches ? highlighted(text, hit.passage, lateRanges(matches), lexicalRanges(matches)) : highlighted(text, hit.passage)));
   return li;
 }
 
@@ -192,12 +186,13 @@ async function search() {
     if (serial !== searchSerial) return; // a newer keystroke's search owns the list
     $("results").replaceChildren(...hits.map((hit) => resultItem(hit)));
     $("backend").textContent = hits.backend === "webgpu" ? "WebGPU" : `CPU (${hits.backend})`;
-    // Why the top hits matched: the words each query token picked, highlighted in place.
+    // Why the top hits matched: the words each query token picked and the query words each holds,
+    // highlighted in place.
     for (const hit of hits.slice(0, EXPLAINED_HITS)) {
       const matches = await retriever.explain(query, notes.get(hit.id) ?? "", hit);
       if (serial !== searchSerial) return;
       const old = $("results").querySelector(`li[data-id="${CSS.escape(hit.id)}"]`);
-      old?.replaceWith(resultItem(hit, matchedWords(matches)));
+      old?.replaceWith(resultItem(hit, matches));
     }
   } catch (err) {
     setStatus(`Search failed: ${err.message}`, true);

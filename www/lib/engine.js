@@ -127,7 +127,21 @@ export class LocalEngine {
     }
     this.#checkHeader(header);
     await this.#storage.readDocuments((records) => this.#applyRecords(records));
+    this.#restoreWords();
     this.#saved.version = header.version;
+  }
+
+  /** Records of an earlier version hold no words for BM25: rebuilt from the texts kept with
+   *  `storeText`; without its text a document is found by late interaction only until re-added. */
+  #restoreWords() {
+    for (const id of this.#inner.documentsWithoutWords()) {
+      const text = this.#texts.get(id);
+      try {
+        if (text !== undefined) this.#inner.restoreWords(id, text);
+      } catch (err) {
+        if (err?.name !== "IndexError") throw err; // a kept text that is not the encoded one: skipped
+      }
+    }
   }
 
   /** A stored index of another model or format cannot be read record by record: refused whole. */
@@ -349,10 +363,11 @@ export class LocalEngine {
     return this.#guarded((inner) => inner.exportIndex());
   }
 
-  /** Replaces the whole index (texts kept with `storeText` are dropped: the file has none). */
-  importIndex(bytes) {
+  /** Replaces the whole index (texts kept with `storeText` are dropped: the file has none); `ids` and
+   *  `texts` rebuild a version-1 file's words (see the wasm `importIndex`). */
+  importIndex(bytes, ids = [], texts = []) {
     return this.#commit(null, () => this.#guarded((inner) => {
-      inner.importIndex(bytes);
+      inner.importIndex(bytes, ids, texts);
       this.#texts.clear();
     }));
   }

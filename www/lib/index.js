@@ -7,7 +7,7 @@ import { compileWasm } from "./wasm.js";
 import { yieldToEvents } from "./recovery.js";
 import { runUntilSettled } from "./warmup.js";
 import {
-  checkBytes, checkDocuments, checkEncoders, checkFilter, checkMode, checkPoolFactor, checkId, checkK, checkMaxDocumentLength, checkOffset, checkString, checkTokenIds,
+  checkBytes, checkDocuments, checkEncoders, checkFilter, checkMode, checkTexts, checkPoolFactor, checkId, checkK, checkMaxDocumentLength, checkOffset, checkString, checkTokenIds,
 } from "./validate.js";
 
 const ADD_CHUNK = 8;
@@ -321,9 +321,12 @@ export class Retriever {
   }
 
   /** Replaces the index with an exported file. An altered, truncated or foreign file rejects with an
-   *  `IndexError` and the current index stays. */
-  async importIndex(bytes) {
-    await this.#engine.call("importIndex", [checkBytes(bytes, "bytes")]);
+   *  `IndexError` and the current index stays. A file of format version 1 (before hybrid search) has
+   *  no words for BM25: `texts` (`{ id: text }`, the texts its documents were encoded from) rebuilds
+   *  them; a document without its text rejects with an `IndexError` naming it. */
+  async importIndex(bytes, { texts } = {}) {
+    const [ids, values] = checkTexts(texts);
+    await this.#engine.call("importIndex", [checkBytes(bytes, "bytes"), ids, values]);
   }
 
   /** The encoder's rows (Float32Array, `dim` per token) for exactly these token ids, with no

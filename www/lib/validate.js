@@ -103,6 +103,15 @@ export function checkMode(mode) {
   return mode;
 }
 
+/** importIndex's `texts`: a plain object of id -> text strings, as [ids, texts] (empty if undefined). */
+export function checkTexts(texts) {
+  if (texts === undefined) return [[], []];
+  if (!isPlainObject(texts)) throw invalid(`texts must be a plain object of { id: text }, not ${describe(texts)}`);
+  const entries = Object.entries(texts);
+  for (const [id, text] of entries) checkString(text, `texts[${JSON.stringify(id)}]`);
+  return [entries.map(([id]) => id), entries.map(([, text]) => text)];
+}
+
 /** Token ids as a Uint32Array: integers from 0 to 2^32 - 1 (the model checks its own range). */
 export function checkTokenIds(ids) {
   if (!Array.isArray(ids) && !ArrayBuffer.isView(ids)) throw invalid(`ids must be an array of token ids, not ${describe(ids)}`);
