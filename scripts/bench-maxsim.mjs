@@ -3,7 +3,7 @@
 // its row shows the GPU path works, never how fast a real GPU is. Speed claims need an idle machine.
 import { initWasm } from "../www/lib/wasm.js";
 import { MaxSimBench } from "../www/pkg/colbert_wasm.js";
-import { benchMaxSim, report } from "./bench/maxsim-core.mjs";
+import { benchHybridCost, benchMaxSim, report, reportHybridCost } from "./bench/maxsim-core.mjs";
 import { startServer } from "./serve.mjs";
 import { launchChromium } from "../tests/browser/browser.mjs";
 
@@ -11,6 +11,7 @@ const sizes = (process.env.SIZES ?? "1000,10000,50000").split(",").map(Number);
 
 await initWasm();
 report("node", await benchMaxSim({ MaxSimBench, sizes }));
+reportHybridCost("node", benchHybridCost({ MaxSimBench, sizes }));
 
 const server = await startServer(0, "127.0.0.1", ["scripts/bench"]);
 const browser = await launchChromium(["--enable-unsafe-webgpu"]);
@@ -22,9 +23,11 @@ try {
     const { MaxSimBench } = await import("/www/pkg/colbert_wasm.js");
     const { benchMaxSim } = await import("/scripts/bench/maxsim-core.mjs");
     await initWasm();
-    return benchMaxSim({ MaxSimBench, sizes, gpu: true });
+    const { benchHybridCost } = await import("/scripts/bench/maxsim-core.mjs");
+    return { maxsim: await benchMaxSim({ MaxSimBench, sizes, gpu: true }), hybrid: benchHybridCost({ MaxSimBench, sizes }) };
   }, sizes);
-  report("chromium", result);
+  report("chromium", result.maxsim);
+  reportHybridCost("chromium", result.hybrid);
 } finally {
   await browser.close();
   server.close();

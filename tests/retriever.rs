@@ -422,6 +422,10 @@ fn an_exact_code_ranks_its_note_first_in_every_mode_that_should_find_it() {
         "Paid the electrician, invoice INV-2023-0917, 240 euros.",
     ));
     r.add_documents(&notes).unwrap();
+    assert!(
+        r.encoder().has_sentence(),
+        "the default bundle gives sentence vectors"
+    );
     for mode in [SearchMode::Hybrid, SearchMode::Lexical] {
         let hits = r.search_with("INV-2024-0042", 3, None, mode).unwrap().hits;
         assert_eq!(hits[0].id, "invoice", "{mode:?}");

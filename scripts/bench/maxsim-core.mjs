@@ -46,6 +46,39 @@ function jsMaxSim(query, docs, docCount) {
   return total;
 }
 
+/** What hybrid search costs over late interaction alone, on the CPU, per index size: a whole search
+ *  after encoding (first pass, BM25, best passages, fusion) in both modes, and the lexical index's
+ *  bytes against the int8 token vectors'. Rows of { docs, lateMs, hybridMs, timeRatio, byteRatio }. */
+export function benchHybridCost({ MaxSimBench, sizes, log = () => {} }) {
+  const rows = [];
+  for (const docs of sizes.filter((d) => d <= 10000)) {
+    const bench = new MaxSimBench(docs, TOKENS, DIM, QUERY, "int8");
+    // Interleaved, so a busy machine slows both alike.
+    let [late, hybrid] = [0, 0];
+    for (let round = 0; round < 5; round++) {
+      late += time(() => bench.rank("late", 10), 100);
+      hybrid += time(() => bench.rank("hybrid", 10), 100);
+    }
+    const bytes = bench.indexBytes();
+    bench.free();
+    const row = {
+      docs, lateMs: (1000 * late) / 5, hybridMs: (1000 * hybrid) / 5, timeRatio: hybrid / late,
+      byteRatio: bytes.lexicalBytes / bytes.vectorBytes, fileRatio: bytes.fileWordBytes / bytes.vectorBytes,
+    };
+    rows.push(row);
+    log(`${docs} hybrid/late ${row.timeRatio.toFixed(3)}, lexical/int8 bytes ${row.byteRatio.toFixed(3)}`);
+  }
+  return rows;
+}
+
+export function reportHybridCost(where, rows) {
+  console.log(`\n== ${where}: hybrid search's cost over late interaction (CPU, int8, ${TOKENS}-token passages of ${TOKENS * 3 / 4} words, 10 hits)`);
+  console.log("docs    late ms   hybrid ms  hybrid/late  lexical bytes / int8 vectors (memory, file)");
+  for (const r of rows) {
+    console.log(`${String(r.docs).padEnd(7)} ${r.lateMs.toFixed(2).padStart(8)} ${r.hybridMs.toFixed(2).padStart(10)} ${r.timeRatio.toFixed(3).padStart(11)}x  ${r.byteRatio.toFixed(3)}, ${r.fileRatio.toFixed(3)}`);
+  }
+}
+
 /** Returns rows of { docs, precision, backend, docsPerS, gflops, ofPeak } plus the peak. */
 export async function benchMaxSim({ MaxSimBench, sizes = [1000, 10000, 50000], gpu = false, log = () => {} }) {
   const iterations = 2_000_000;

@@ -42,26 +42,39 @@ fn stemmer() -> &'static Stemmer {
 }
 
 /// The words of `text` that the lexical index keeps, in order: maximal runs of letters and digits,
-/// lower-cased, stop words and over-long runs dropped, stemmed (Snowball English).
+/// lower-cased, stop words and over-long runs dropped, stemmed (Snowball English). Chinese and
+/// Japanese characters, written without spaces, are a word each (as Lucene's standard tokenizer
+/// treats ideographs), so a note in those scripts is not one unsearchable run.
 pub fn words(text: &str) -> Vec<Word> {
     let mut out = Vec::new();
+    let mut push = |range: Range<usize>| {
+        if let Some(term) = term_of(&text[range.clone()]) {
+            out.push(Word { term, range });
+        }
+    };
     let mut start = None;
-    for (i, c) in text
-        .char_indices()
-        .chain(std::iter::once((text.len(), ' ')))
-    {
-        match (c.is_alphanumeric(), start) {
-            (true, None) => start = Some(i),
-            (false, Some(s)) => {
-                start = None;
-                if let Some(term) = term_of(&text[s..i]) {
-                    out.push(Word { term, range: s..i });
-                }
-            }
-            _ => {}
+    let end = std::iter::once((text.len(), ' '));
+    for (i, c) in text.char_indices().chain(end) {
+        let single = is_ideograph(c);
+        if let Some(s) = start.filter(|_| single || !c.is_alphanumeric()) {
+            start = None;
+            push(s..i);
+        }
+        if single {
+            push(i..i + c.len_utf8());
+        } else if c.is_alphanumeric() && start.is_none() {
+            start = Some(i);
         }
     }
     out
+}
+
+/// Han ideographs and Japanese kana: scripts written without spaces between words.
+fn is_ideograph(c: char) -> bool {
+    matches!(
+        c as u32,
+        0x3040..=0x30FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x2FA1F
+    )
 }
 
 fn term_of(raw: &str) -> Option<String> {
@@ -308,12 +321,19 @@ mod tests {
     fn words_are_lower_cased_stemmed_and_stop_words_dropped() {
         let w = words("The Running dogs, INV-2024-0042 and naïve café");
         let terms: Vec<&str> = w.iter().map(|w| w.term.as_str()).collect();
-        assert_eq!(terms, ["run", "dog", "inv", "2024", "0042", "naiv", "café"]);
+        assert_eq!(terms, ["run", "dog", "inv", "2024", "0042", "naïv", "café"]);
         assert_eq!(w[0].range, 4..11);
         assert_eq!(
             &"The Running dogs, INV-2024-0042 and naïve café"[w[5].range.clone()],
             "naïve"
         );
+    }
+
+    #[test]
+    fn ideographs_are_words_of_their_own() {
+        let words = words("東京は日本 tokyo2024");
+        let terms: Vec<&str> = words.iter().map(|w| w.term.as_str()).collect();
+        assert_eq!(terms, ["東", "京", "は", "日", "本", "tokyo2024"]);
     }
 
     #[test]

@@ -102,6 +102,18 @@ fn a_folder_becomes_an_index_the_retriever_imports_and_a_second_run_skips_unchan
     assert_eq!(hits[0].id, "work/taxes.md");
     let hits = retriever.search("sourdough starter", 1).unwrap().hits;
     assert_eq!(hits[0].id, "kitchen/bread.md");
+    // The indexer's lexical index is the one `add` builds: same words, same BM25 statistics.
+    let mut added = crate::common::load_default();
+    added.add_documents(&NOTES).unwrap();
+    let lexical = colbert_wasm::retriever::SearchMode::Lexical;
+    for query in [
+        "sourdough starter flour",
+        "tax return April",
+        "the tomatoes",
+    ] {
+        let of = |r: &colbert_wasm::Retriever| r.search_with(query, 6, None, lexical).unwrap().hits;
+        assert_eq!(of(&retriever), of(&added), "{query}");
+    }
 
     std::fs::write(vault.join("bike.md"), "Pump the bicycle tyres to four bar.").unwrap();
     let second = index(&vault, &crate::common::bundle_dir(), &out);

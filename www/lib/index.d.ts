@@ -175,8 +175,13 @@ export class Retriever {
   search(query: string, k?: number, options?: SearchOptions): Promise<Hit[] & { backend: Backend; mode: SearchMode }>;
   /** The whole index as one versioned, checksummed file, for backup or moving between browsers. */
   exportIndex(): Promise<Uint8Array>;
-  /** Replaces the index with an exported file; a bad file rejects with `IndexError`, changing nothing. */
-  importIndex(bytes: Uint8Array | ArrayBuffer): Promise<void>;
+  /**
+   * Replaces the index with an exported file; a bad file rejects with `IndexError`, changing nothing.
+   * A file of format version 1 (before hybrid search) has no words for BM25: `texts` (`{ id: text }`,
+   * each the text the document was encoded from) rebuilds them, and a document without its text
+   * rejects with an `IndexError` naming it.
+   */
+  importIndex(bytes: Uint8Array | ArrayBuffer, options?: { texts?: Record<string, string> }): Promise<void>;
   /** Deletes an index stored with `persist`. */
   static deleteIndex(name: string): Promise<void>;
   /**
