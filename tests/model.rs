@@ -37,9 +37,11 @@ fn query_is_cls_text_sep_and_capped_at_query_length() {
     assert_eq!(short.ids, vec![101, 7592, 2088, 102]);
     assert_eq!(short.attention_mask, vec![1; 4]);
 
-    let long = tok.encode(&"word ".repeat(100), TextKind::Query).unwrap();
-    assert_eq!(long.len(), 32);
-    assert_eq!((long.ids[0], long.ids[31]), (101, 102));
+    let cap = tok.query_length();
+    assert_eq!(cap, 128, "the default bundle's query budget");
+    let long = tok.encode(&"word ".repeat(200), TextKind::Query).unwrap();
+    assert_eq!(long.len(), cap);
+    assert_eq!((long.ids[0], long.ids[cap - 1]), (101, 102));
 }
 
 #[test]
