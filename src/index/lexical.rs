@@ -224,23 +224,32 @@ impl Lexicon {
     }
 
     /// The query's distinct terms that some stored passage holds, with their BM25 weights (Lucene's
-    /// idf): what [`Lexicon::score`] sums.
+    /// idf) and how often the query says each: what [`Lexicon::score`] sums. A repeated word counts
+    /// each time, as in Lucene (on CISI's long questions, counting it once cost 0.06 nDCG@10).
     pub fn query_terms(&self, query: &str) -> Vec<QueryTerm> {
-        let mut seen = Vec::new();
+        let mut terms: Vec<QueryTerm> = Vec::new();
         let n = self.passages as f32;
-        words(query)
-            .into_iter()
-            .filter_map(|word| {
-                let id = *self.ids.get(word.term.as_str())?;
-                let df = self.terms[id as usize].1;
-                if df == 0 || seen.contains(&id) {
-                    return None;
+        for word in words(query) {
+            let Some(&id) = self.ids.get(word.term.as_str()) else {
+                continue;
+            };
+            let df = self.terms[id as usize].1;
+            if df == 0 {
+                continue;
+            }
+            match terms.iter_mut().find(|t| t.id == id) {
+                Some(seen) => seen.count += 1.0,
+                None => {
+                    let idf = (1.0 + (n - df as f32 + 0.5) / (df as f32 + 0.5)).ln();
+                    terms.push(QueryTerm {
+                        id,
+                        idf,
+                        count: 1.0,
+                    });
                 }
-                seen.push(id);
-                let idf = (1.0 + (n - df as f32 + 0.5) / (df as f32 + 0.5)).ln();
-                Some(QueryTerm { id, idf })
-            })
-            .collect()
+            }
+        }
+        terms
     }
 
     /// BM25 of one passage for the query's terms (0 when it holds none of them).
@@ -259,7 +268,7 @@ impl Lexicon {
         let average = (self.total_length as f32 / self.passages as f32).max(1.0);
         let norm = K1 * (1.0 - B + B * length as f32 / average);
         let tf = count as f32;
-        term.idf * tf * (K1 + 1.0) / (tf + norm)
+        term.count * term.idf * tf * (K1 + 1.0) / (tf + norm)
     }
 
     /// Which of the query's words `passage` (a stored passage's text) holds: each distinct query
@@ -306,11 +315,13 @@ pub struct WordMatch {
     pub score: f32,
 }
 
-/// A query term the index holds and its inverse document frequency.
+/// A query term the index holds, its inverse document frequency and its count in the query.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct QueryTerm {
     id: u32,
     idf: f32,
+    /// How many of the query's words stem to it.
+    count: f32,
 }
 
 #[cfg(test)]
