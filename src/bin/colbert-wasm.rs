@@ -2,7 +2,9 @@
 //! build-time indexer. Indexes every `.md`/`.txt` file under a folder (id: its path relative to the
 //! folder) natively on every core, and writes the index file `Retriever.importIndex` loads in the
 //! browser. An existing output file is read first, so unchanged files are not encoded again; one made
-//! with another model is refused. A thin layer: the work is `Retriever::add_documents_parallel`.
+//! with another model is refused. Progress goes to stderr (passages, rate, time left), and so does a
+//! warning naming each file that is not UTF-8 (indexed with U+FFFD where it did not decode). A thin
+//! layer: the work is `Retriever::add_documents_parallel_with`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -10,7 +12,7 @@ use std::time::Instant;
 
 use colbert_wasm::index::Precision;
 use colbert_wasm::model::Bundle;
-use colbert_wasm::retriever::NewDocument;
+use colbert_wasm::retriever::{NewDocument, PassageProgress};
 use colbert_wasm::{Error, Retriever};
 
 const USAGE: &str =
@@ -90,10 +92,20 @@ fn notes(root: &Path, dir: &Path, found: &mut Vec<(String, String)>) -> std::io:
                 .unwrap_or(&path)
                 .to_string_lossy()
                 .replace('\\', "/");
-            found.push((
-                id,
-                String::from_utf8_lossy(&std::fs::read(&path)?).into_owned(),
-            ));
+            let bytes = std::fs::read(&path)?;
+            let text = match String::from_utf8(bytes) {
+                Ok(text) => text,
+                Err(e) => {
+                    // Indexed all the same (a note in Latin-1 is still mostly searchable), but said.
+                    eprintln!(
+                        "warning: {} is not UTF-8 (bad byte at {}): indexed with U+FFFD in place of what did not decode",
+                        path.display(),
+                        e.utf8_error().valid_up_to()
+                    );
+                    String::from_utf8_lossy(e.as_bytes()).into_owned()
+                }
+            };
+            found.push((id, text));
         }
     }
     Ok(())
@@ -121,7 +133,10 @@ fn run(args: Args) -> Result<(), Error> {
         })
         .collect();
     let started = Instant::now();
-    let report = retriever.add_documents_parallel(&docs, args.threads)?;
+    eprintln!("{} files to index ({} threads)", docs.len(), args.threads);
+    let progress = ProgressLines::new(started);
+    let report =
+        retriever.add_documents_parallel_with(&docs, args.threads, &|p| progress.show(p))?;
     let seconds = started.elapsed().as_secs_f64();
     std::fs::write(&args.out, retriever.export_index())
         .map_err(|e| Error::Index(format!("{}: {e}", args.out.display())))?;
@@ -136,6 +151,48 @@ fn run(args: Args) -> Result<(), Error> {
         args.out.display()
     );
     Ok(())
+}
+
+/// The indexer's progress on stderr: a line at most every two seconds with passages encoded, their
+/// rate and the time left (a 10k-note vault is minutes of encoding: never minutes of nothing).
+struct ProgressLines {
+    started: Instant,
+    last: std::sync::Mutex<Instant>,
+}
+
+impl ProgressLines {
+    fn new(started: Instant) -> ProgressLines {
+        ProgressLines {
+            started,
+            last: std::sync::Mutex::new(started),
+        }
+    }
+
+    fn show(&self, p: PassageProgress) {
+        let finished = p.done == p.total;
+        // Between lines a thread that finds another printing skips; the last passage always prints.
+        let last = if finished {
+            self.last.lock().ok()
+        } else {
+            self.last.try_lock().ok()
+        };
+        let Some(mut last) = last else {
+            return;
+        };
+        if last.elapsed().as_secs_f64() < 2.0 && !finished {
+            return;
+        }
+        *last = Instant::now();
+        let seconds = self.started.elapsed().as_secs_f64().max(1e-9);
+        let rate = p.done as f64 / seconds;
+        let left = (p.total - p.done.min(p.total)) as f64 / rate.max(1e-9);
+        eprintln!(
+            "encoded {}/{} passages ({:.0}%), {rate:.1} passages/s, about {left:.0} s left",
+            p.done,
+            p.total,
+            100.0 * p.done as f64 / p.total.max(1) as f64
+        );
+    }
 }
 
 fn main() -> ExitCode {

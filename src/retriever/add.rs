@@ -232,19 +232,39 @@ impl Retriever {
         docs: &[NewDocument],
         threads: usize,
     ) -> Result<AddReport> {
+        self.add_documents_parallel_with(docs, threads, &|_| {})
+    }
+
+    /// `add_documents_parallel`, calling `progress` after every encoded passage (from the encoding
+    /// threads) with the passages encoded and known so far (the total grows while threads tokenise).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn add_documents_parallel_with(
+        &mut self,
+        docs: &[NewDocument],
+        threads: usize,
+        progress: &(dyn Fn(PassageProgress) + Sync),
+    ) -> Result<AddReport> {
+        use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
         check_batch(docs)?;
         let per_thread = docs.len().div_ceil(threads.max(1)).max(1);
+        let (done, total) = (AtomicUsize::new(0), AtomicUsize::new(0));
         let this = &*self;
+        let encode_chunk = |chunk: &[NewDocument]| -> Result<AddJob> {
+            let mut job = this.begin_add(chunk)?;
+            total.fetch_add(job.passages_total(), Relaxed);
+            while this.encode_step(&mut job, 1)? > 0 {
+                let done = done.fetch_add(1, Relaxed) + 1;
+                progress(PassageProgress {
+                    done,
+                    total: total.load(Relaxed),
+                });
+            }
+            Ok(job)
+        };
         let jobs = std::thread::scope(|scope| {
             let workers: Vec<_> = docs
                 .chunks(per_thread)
-                .map(|chunk| {
-                    scope.spawn(move || {
-                        let mut job = this.begin_add(chunk)?;
-                        this.encode_step(&mut job, usize::MAX)?;
-                        Ok(job)
-                    })
-                })
+                .map(|chunk| scope.spawn(|| encode_chunk(chunk)))
                 .collect();
             workers
                 .into_iter()
@@ -256,6 +276,13 @@ impl Retriever {
         })?;
         self.commit_adds(jobs)
     }
+}
+
+/// Passages encoded so far in a parallel add, of those known (see `add_documents_parallel_with`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PassageProgress {
+    pub done: usize,
+    pub total: usize,
 }
 
 fn check_batch(docs: &[NewDocument]) -> Result<()> {

@@ -9,7 +9,7 @@ mod filter;
 mod fusion;
 mod search;
 
-pub use add::AddJob;
+pub use add::{AddJob, PassageProgress};
 pub use filter::MetadataFilter;
 pub use search::{Ranking, SearchMode, SearchPlan, SearchResults};
 

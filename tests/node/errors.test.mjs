@@ -70,3 +70,14 @@ test("hits carry the best passage as a JS string range, emoji and all", async ()
   const [short] = await retriever.search("library card", 1);
   assert.deepEqual(short.passage, { start: 0, end: "Renew the library card.".length });
 });
+
+test("after free() every call rejects with an EngineError saying so, in-thread and in a worker", async () => {
+  for (const worker of [false, true]) {
+    const retriever = await Retriever.fromBytes(bundle, { worker });
+    await retriever.add([{ id: "a", text: "a note" }]);
+    retriever.free();
+    for (const call of [() => retriever.search("note", 1), () => retriever.add([{ id: "b", text: "x" }]), () => retriever.exportIndex()]) {
+      await assert.rejects(call(), (err) => err.name === "EngineError" && /free\(\)/.test(err.message), `worker: ${worker}`);
+    }
+  }
+});

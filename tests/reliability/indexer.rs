@@ -130,3 +130,38 @@ fn a_folder_becomes_an_index_the_retriever_imports_and_a_second_run_skips_unchan
     assert!(stderr.contains("model"), "{stderr}");
     std::fs::remove_dir_all(&vault).unwrap();
 }
+
+#[test]
+fn the_indexer_reports_progress_and_names_a_file_that_is_not_utf8() {
+    let dir = std::env::temp_dir().join(format!("colbert-latin1-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("ok.md"), "Plain UTF-8 note about the café.").unwrap();
+    std::fs::write(dir.join("latin1.txt"), b"Menu du caf\xe9: cr\xeapes").unwrap();
+    let out = dir.join("notes.cwix");
+    let run = index(&dir, &crate::common::bundle_dir(), &out);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{stderr}");
+    let warning = stderr
+        .lines()
+        .find(|l| l.starts_with("warning:"))
+        .unwrap_or_default();
+    assert!(
+        warning.contains("latin1.txt") && warning.contains("not UTF-8"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("ok.md"),
+        "only the undecodable file is named: {stderr}"
+    );
+    assert!(
+        stderr.contains("encoded 2/2 passages"),
+        "progress lines: {stderr}"
+    );
+    let mut retriever = crate::common::load_default();
+    retriever
+        .import_index(&std::fs::read(&out).unwrap())
+        .unwrap();
+    assert_eq!(retriever.len(), 2, "the lossy file is indexed too");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -19,6 +19,7 @@ const ADD_CHUNK = 8;
  */
 class WorkerEngine {
   #worker;
+  #lostWhy = "";
   #pending = new Map();
   #nextId = 0;
   stats = {};
@@ -72,7 +73,7 @@ class WorkerEngine {
   }
 
   call(method, args = [], onProgress = undefined) {
-    if (this.lost) return Promise.reject(lostError("the retriever's worker is gone"));
+    if (this.lost) return Promise.reject(lostError(`the retriever's worker is gone: ${this.#lostWhy}`));
     return new Promise((resolve, reject) => {
       const id = this.#nextId++;
       this.#pending.set(id, { resolve, reject, onProgress });
@@ -89,6 +90,7 @@ class WorkerEngine {
   #lose(why) {
     if (this.lost) return;
     this.lost = true;
+    this.#lostWhy = why;
     for (const call of this.#pending.values()) call.reject(lostError(why));
     this.#pending.clear();
     this.#worker.terminate();
@@ -100,9 +102,11 @@ class WorkerEngine {
   }
 
   terminate() {
-    this.kill();
+    this.#lose(FREED);
   }
 }
+
+const FREED = "this Retriever was freed (free() was called): load another to go on";
 
 function lostError(message) {
   const err = new Error(message);
@@ -114,9 +118,11 @@ function lostError(message) {
 /** Runs a LocalEngine in this thread behind the same `call` interface as WorkerEngine. */
 class InThreadEngine {
   #engine;
+  #freed = false;
   stats = {};
 
   async call(method, args = [], onProgress = undefined) {
+    if (this.#freed) throw lostError(FREED); // not wasm-bindgen's "null pointer passed to rust"
     let result;
     const callArgs = PROGRESS_METHODS.has(method) ? [...args, onProgress] : args;
     if (method === "open") this.#engine = await LocalEngine.open(...callArgs);
@@ -126,6 +132,7 @@ class InThreadEngine {
   }
 
   terminate() {
+    this.#freed = true;
     this.#engine?.free();
   }
 }
