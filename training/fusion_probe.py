@@ -61,7 +61,7 @@ def signals(args, corpus, queries):
     starts = np.concatenate([[0], np.cumsum(lengths)])[:-1]
     flat = np.concatenate(docs)
     out = {"M": normalised(np.stack([q.mean(0) for q in query_states])) @ normalised(np.add.reduceat(flat, starts) / lengths[:, None]).T}
-    for name, head in (("L", np.load("training/colbert_head.npy")), ("L untrained", seeded_head(128))):
+    for name, head in (("L", np.load(os.path.join(os.path.dirname(os.path.abspath(__file__)), "colbert_head.npy"))), ("L untrained", seeded_head(128))):
         tokens = normalised(flat @ head)
         late = np.zeros((len(queries), len(docs)), np.float32)
         for i, q in enumerate(query_states):
