@@ -47,8 +47,8 @@ function jsMaxSim(query, docs, docCount) {
 }
 
 /** What hybrid search costs over late interaction alone, on the CPU, per index size: a whole search
- *  after encoding (first pass, BM25, best passages, fusion) in both modes, and the lexical index's
- *  bytes against the int8 token vectors'. Rows of { docs, lateMs, hybridMs, timeRatio, byteRatio }. */
+ *  after encoding (first pass, BM25, sentence cosines, best passages, fusion) in both modes, and the
+ *  lexical index's and sentence vectors' bytes against the int8 token vectors'. */
 export function benchHybridCost({ MaxSimBench, sizes, log = () => {} }) {
   const rows = [];
   for (const docs of sizes.filter((d) => d <= 10000)) {
@@ -64,6 +64,7 @@ export function benchHybridCost({ MaxSimBench, sizes, log = () => {} }) {
     const row = {
       docs, lateMs: (1000 * late) / 5, hybridMs: (1000 * hybrid) / 5, timeRatio: hybrid / late,
       byteRatio: bytes.lexicalBytes / bytes.vectorBytes, fileRatio: bytes.fileWordBytes / bytes.vectorBytes,
+      sentenceRatio: bytes.sentenceBytes / bytes.vectorBytes,
     };
     rows.push(row);
     log(`${docs} hybrid/late ${row.timeRatio.toFixed(3)}, lexical/int8 bytes ${row.byteRatio.toFixed(3)}`);
@@ -73,9 +74,9 @@ export function benchHybridCost({ MaxSimBench, sizes, log = () => {} }) {
 
 export function reportHybridCost(where, rows) {
   console.log(`\n== ${where}: hybrid search's cost over late interaction (CPU, int8, ${TOKENS}-token passages of ${TOKENS * 3 / 4} words, 10 hits)`);
-  console.log("docs    late ms   hybrid ms  hybrid/late  lexical bytes / int8 vectors (memory, file)");
+  console.log("docs    late ms   hybrid ms  hybrid/late  lexical / int8 vector bytes (memory, file)  sentence vectors / int8 vectors");
   for (const r of rows) {
-    console.log(`${String(r.docs).padEnd(7)} ${r.lateMs.toFixed(2).padStart(8)} ${r.hybridMs.toFixed(2).padStart(10)} ${r.timeRatio.toFixed(3).padStart(11)}x  ${r.byteRatio.toFixed(3)}, ${r.fileRatio.toFixed(3)}`);
+    console.log(`${String(r.docs).padEnd(7)} ${r.lateMs.toFixed(2).padStart(8)} ${r.hybridMs.toFixed(2).padStart(10)} ${r.timeRatio.toFixed(3).padStart(11)}x  ${r.byteRatio.toFixed(3)}, ${r.fileRatio.toFixed(3)}${" ".repeat(31)}${r.sentenceRatio.toFixed(3)}`);
   }
 }
 

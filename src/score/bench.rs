@@ -51,8 +51,11 @@ pub fn words_for_tokens(tokens: usize) -> usize {
     tokens * 3 / 4
 }
 
+/// Width of the synthetic passages' sentence vectors: the default bundle's (MiniLM's 384).
+pub const SENTENCE_DIM: usize = 384;
+
 /// `docs` one-passage documents of `tokens` synthetic tokens each (and as many words as such a
-/// passage holds), stored in `precision`.
+/// passage holds, and a sentence vector as the default bundle gives), stored in `precision`.
 pub fn synthetic_store(
     docs: usize,
     tokens: usize,
@@ -65,7 +68,9 @@ pub fn synthetic_store(
     for i in 0..docs {
         let vectors = synthetic_vectors(tokens, dim, &mut seed);
         let text = synthetic_text(words_for_tokens(tokens), &mut seed);
-        store.upsert(&i.to_string(), vec![whole_text_passage(&text, vectors)]);
+        let mut passage = whole_text_passage(&text, vectors);
+        passage.sentence = Some(synthetic_vectors(1, SENTENCE_DIM, &mut seed).data);
+        store.upsert(&i.to_string(), vec![passage]);
     }
     store
 }

@@ -16,8 +16,9 @@ use crate::score::GpuMaxSim;
 pub struct MaxSimBench {
     store: Rc<crate::index::TokenStore>,
     query: Rc<crate::score::QueryTokens>,
-    /// The query as text, for the lexical half of `rank`.
+    /// The query as text, for the lexical half of `rank`, and its sentence vector.
     query_text: String,
+    query_sentence: Vec<f32>,
     gpu: Rc<RefCell<Option<GpuMaxSim>>>,
 }
 
@@ -39,6 +40,7 @@ impl MaxSimBench {
             store: Rc::new(synthetic_store(docs, tokens, dim, precision, 7)),
             query: Rc::new(crate::score::QueryTokens::new(&query)),
             query_text: crate::score::bench::synthetic_text(5, &mut 99),
+            query_sentence: synthetic_vectors(1, crate::score::bench::SENTENCE_DIM, &mut 98).data,
             gpu: Rc::new(RefCell::new(None)),
         })
     }
@@ -65,14 +67,15 @@ impl MaxSimBench {
     }
 
     /// A whole CPU search after encoding in `mode` ("late", "hybrid", "lexical"): the SIMD first
-    /// pass, BM25, best passages, fusion, exactly as `Retriever::search`; returns the hits' count.
+    /// pass, BM25, sentence cosines, best passages, fusion, exactly as `Retriever::search`; returns
+    /// the hits' count.
     pub fn rank(&self, mode: &str, k: usize) -> Result<usize, JsValue> {
         use crate::retriever::{Ranking, SearchMode};
         use crate::score::{LanesMaxSim, MaxSim};
         let mode: SearchMode = mode.parse().map_err(into_error)?;
         let ranking = Ranking {
             text: &self.query_text,
-            sentence: None,
+            sentence: (mode == SearchMode::Hybrid).then_some(self.query_sentence.as_slice()),
             mode,
             filter: None,
             k,
@@ -86,8 +89,9 @@ impl MaxSimBench {
         Ok(ranking.rank(&self.store, late).len())
     }
 
-    /// `{ vectorBytes, lexicalBytes, fileWordBytes }`: the token vectors' bytes in memory, the lexical
-    /// index's (dictionary + every passage's terms), and what the words add to the index file.
+    /// `{ vectorBytes, lexicalBytes, fileWordBytes, sentenceBytes }`: the token vectors' bytes in
+    /// memory, the lexical index's (dictionary + every passage's terms), what the words add to the
+    /// index file, and the sentence vectors' (memory and file alike).
     #[wasm_bindgen(js_name = indexBytes)]
     pub fn index_bytes(&self) -> Result<JsValue, JsValue> {
         let bytes = self.store.byte_sizes();
