@@ -238,7 +238,9 @@ impl GpuMaxSim {
             )));
         }
         let mut resident = self.lock_resident();
-        let query_capacity = query.data.len().max(32 * store.dim());
+        // A longer query than the copy was made for re-uploads it: grow by powers of two, so queries
+        // up to the manifest's 128 tokens (or more) cost at most a few uploads, not one per length.
+        let query_capacity = query.data.len().next_power_of_two().max(32 * store.dim());
         let kept = resident.take().and_then(|mut r| {
             let usable = r.precision == store.precision()
                 && r.dim == store.dim()
