@@ -116,7 +116,11 @@ export interface AddOptions {
 
 export interface Hit {
   id: string;
-  /** MaxSim score: the sum over query tokens of the best cosine with any document token. */
+  /**
+   * The mode's score. Hybrid (default): the mix of MaxSim (weight 2), BM25 and the sentence vectors'
+   * cosine, each min-max normalised over the documents it scored (0 to 4). Late: MaxSim, the sum
+   * over query tokens of the best cosine with any document token. Lexical: BM25.
+   */
   score: number;
   /**
    * The document's best-matching passage as a JS string range: `text.slice(passage.start, passage.end)`.
