@@ -53,8 +53,21 @@ impl Error {
 
 pub type Result<T> = std::result::Result<T, Error>;
 
-impl From<crate::score::GpuError> for Error {
-    fn from(e: crate::score::GpuError) -> Error {
+/// Why the GPU could not score; the caller falls back to the CPU. Declared here, not beside the GPU
+/// code, so that this module depends on no other (no import circle through `From`).
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum GpuError {
+    #[error("no usable GPU adapter: {0}")]
+    NoAdapter(String),
+    #[error("GPU device lost: {0}")]
+    DeviceLost(String),
+    /// The query or a single passage does not fit what the kernel or a binding takes.
+    #[error("too large for the GPU kernel: {0}")]
+    TooLarge(String),
+}
+
+impl From<GpuError> for Error {
+    fn from(e: GpuError) -> Error {
         Error::Gpu(e.to_string())
     }
 }

@@ -193,21 +193,6 @@ impl Backends {
     }
 }
 
-/// The GPU behind the CPU kernels' trait, natively: blocks until its scores are back. A failure
-/// gives NaN scores (which match nothing), so a broken device cannot pass as a conforming backend.
-#[cfg(not(target_arch = "wasm32"))]
-impl MaxSim for GpuMaxSim {
-    fn name(&self) -> &'static str {
-        WEBGPU
-    }
-
-    fn score_all(&self, query: &super::QueryTokens, store: &crate::index::TokenStore) -> Vec<f32> {
-        self.dispatch(query, store)
-            .and_then(|pending| pending.wait())
-            .unwrap_or_else(|_| vec![f32::NAN; store.passages().len()])
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

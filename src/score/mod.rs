@@ -9,10 +9,11 @@ pub mod bench;
 mod gpu;
 mod lanes;
 
+pub use crate::error::GpuError;
 pub use backends::{
     registry, size_class, BackendChoice, Backends, Measurement, SCALAR, SIMD, WEBGPU,
 };
-pub use gpu::{GpuError, GpuMaxSim, PendingScores};
+pub use gpu::{GpuMaxSim, PendingScores};
 
 use std::ops::Range;
 

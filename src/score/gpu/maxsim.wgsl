@@ -23,44 +23,16 @@
 // Similarities are defined as in src/score/mod.rs (`similarity`), the scalar reference this kernel is
 // checked against (tests/score.rs); float sums run in vec4 steps, so they round a little differently.
 
-// 0 f32, 1 f16, 2 int8, 3 binary: the order of `Precision::ALL`.
+// The precision (`STORAGE_F32` … `STORAGE_BINARY`, declared with the bindings, `Params` and the
+// workgroup constants by src/score/gpu/contract.rs in front of this file).
 override STORAGE: u32 = 0u;
 // vec4<u32>s per stored token: its words, padded to a multiple of four.
 override TOKEN_VEC4S: u32 = 32u;
 // vec4s per query token in the tile: TOKEN_VEC4S, doubled for f16 (the query stays f32).
 override QUERY_VEC4S: u32 = 32u;
-// The query tile's room in vec4s: 16 query tokens of QUERY_VEC4S.
+// The query tile's room in vec4s: TILE query tokens of QUERY_VEC4S.
 override TILE_ROOM: u32 = 512u;
 
-struct Params {
-    dim: u32,
-    n_query: u32,
-    n_passages: u32,
-    n_segments: u32,
-    // u32 words per query token's sign bits (binary), unpadded.
-    stride: u32,
-    storage: u32,
-}
-
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> query: array<f32>;
-@group(0) @binding(2) var<storage, read> query_codes: array<i32>;
-@group(0) @binding(3) var<storage, read> query_scales: array<f32>;
-// Per segment: first token and one-past-last token, relative to this chunk's `doc`.
-@group(0) @binding(4) var<storage, read> segments: array<vec2<u32>>;
-@group(0) @binding(5) var<storage, read> doc: array<vec4<u32>>;
-@group(0) @binding(6) var<storage, read> doc_scales: array<f32>;
-// Best similarity per segment and query token: `n_query` values per segment.
-@group(0) @binding(7) var<storage, read_write> partial: array<f32>;
-// Per passage: first segment and one-past-last segment.
-@group(0) @binding(8) var<storage, read> passage_segments: array<vec2<u32>>;
-@group(0) @binding(9) var<storage, read_write> scores: array<f32>;
-
-const WORKGROUP: u32 = 64u;
-// Dispatches wider than this many workgroups fold into a second dimension.
-const MAX_GROUPS_X: u32 = 65535u;
-// Query tokens per tile: four vec4s of accumulators.
-const TILE: u32 = 16u;
 const LOWEST: f32 = -3.40282346e38f;
 
 // The current query tile, as the stored precision compares it: f32 bits, int8 codes packed four to
@@ -100,10 +72,10 @@ fn load_tile(q0: u32, lane: u32) {
         let qi = min(q0 + i / QUERY_VEC4S, params.n_query - 1u);
         let v = i % QUERY_VEC4S;
         var words: vec4<u32>;
-        if STORAGE == 2u {
+        if STORAGE == STORAGE_INT8 {
             let j = 16u * v;
             words = vec4<u32>(packed_codes(qi, j), packed_codes(qi, j + 4u), packed_codes(qi, j + 8u), packed_codes(qi, j + 12u));
-        } else if STORAGE == 3u {
+        } else if STORAGE == STORAGE_BINARY {
             let w = 4u * v;
             words = vec4<u32>(query_sign_word(qi, w), query_sign_word(qi, w + 1u), query_sign_word(qi, w + 2u), query_sign_word(qi, w + 3u));
         } else {
@@ -121,7 +93,7 @@ fn load_tile(q0: u32, lane: u32) {
 /// differing sign bits.
 fn int_dot(k: u32, v: u32, d: vec4<u32>) -> i32 {
     let q = tile[k * QUERY_VEC4S + v];
-    if STORAGE == 3u {
+    if STORAGE == STORAGE_BINARY {
         return i32(dot(countOneBits(q ^ d), vec4<u32>(1u)));
     }
     return dot4I8Packed(q.x, d.x) + dot4I8Packed(q.y, d.y) + dot4I8Packed(q.z, d.z) + dot4I8Packed(q.w, d.w);
@@ -133,7 +105,7 @@ fn int_dots(k: u32, v: u32, d: vec4<u32>) -> vec4<i32> {
 
 /// f32 and f16: the dot product of tile query token `k` with a document vec4 (8 halves for f16).
 fn float_dot(k: u32, v: u32, d: vec4<u32>) -> f32 {
-    if STORAGE == 1u {
+    if STORAGE == STORAGE_F16 {
         let q = k * QUERY_VEC4S + 2u * v;
         let low = vec4<f32>(unpack2x16float(d.x), unpack2x16float(d.y));
         let high = vec4<f32>(unpack2x16float(d.z), unpack2x16float(d.w));
@@ -160,7 +132,7 @@ fn int8_scores(dots: vec4<i32>, k: u32, ds: f32) -> vec4<f32> {
 /// The int8/binary and f32/f16 loops differ in accumulator type only: integer sums stay exact and
 /// feed the packed dot product's own accumulate; WGSL has no generics to share the loop.
 fn pair_best(first: u32, length: u32, t: u32, u: u32, base: u32) -> Tile16 {
-    if STORAGE >= 2u {
+    if STORAGE >= STORAGE_INT8 {
         var a0 = vec4<i32>(0); var a1 = vec4<i32>(0); var a2 = vec4<i32>(0); var a3 = vec4<i32>(0);
         var b0 = vec4<i32>(0); var b1 = vec4<i32>(0); var b2 = vec4<i32>(0); var b3 = vec4<i32>(0);
         for (var v = 0u; v < TOKEN_VEC4S; v++) {
@@ -169,7 +141,7 @@ fn pair_best(first: u32, length: u32, t: u32, u: u32, base: u32) -> Tile16 {
             a0 += int_dots(0u, v, d); a1 += int_dots(4u, v, d); a2 += int_dots(8u, v, d); a3 += int_dots(12u, v, d);
             b0 += int_dots(0u, v, e); b1 += int_dots(4u, v, e); b2 += int_dots(8u, v, e); b3 += int_dots(12u, v, e);
         }
-        if STORAGE == 3u {
+        if STORAGE == STORAGE_BINARY {
             // The ±1 dot product is dim - 2 * differing: best where the fewest bits differ.
             let dim = vec4<i32>(i32(params.dim));
             return Tile16(
