@@ -149,6 +149,27 @@ pub fn shader_source(body: &str) -> String {
     wgsl_prelude() + "\n" + body
 }
 
+/// A pipeline for one of the shader's entry points (`segment_max`, `passage_sum`), its override
+/// constants set (`Layout::pipeline_constants`).
+pub fn compute_pipeline(
+    device: &wgpu::Device,
+    module: &wgpu::ShaderModule,
+    entry_point: &str,
+    constants: &[(&str, f64)],
+) -> wgpu::ComputePipeline {
+    device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+        label: Some(entry_point),
+        layout: None,
+        module,
+        entry_point: Some(entry_point),
+        compilation_options: wgpu::PipelineCompilationOptions {
+            constants,
+            ..Default::default()
+        },
+        cache: None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

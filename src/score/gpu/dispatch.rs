@@ -189,22 +189,3 @@ fn dispatch_folded(pass: &mut wgpu::ComputePass<'_>, groups: u32) {
     let x = groups.min(MAX_GROUPS_PER_DIMENSION);
     pass.dispatch_workgroups(x, groups.div_ceil(x), 1);
 }
-
-pub(super) fn compute_pipeline(
-    device: &wgpu::Device,
-    module: &wgpu::ShaderModule,
-    entry_point: &str,
-    constants: &[(&str, f64)],
-) -> wgpu::ComputePipeline {
-    device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-        label: Some(entry_point),
-        layout: None,
-        module,
-        entry_point: Some(entry_point),
-        compilation_options: wgpu::PipelineCompilationOptions {
-            constants,
-            ..Default::default()
-        },
-        cache: None,
-    })
-}

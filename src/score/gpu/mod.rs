@@ -76,7 +76,7 @@ impl GpuMaxSim {
                 label: Some("maxsim.wgsl"),
                 source: wgpu::ShaderSource::Wgsl(contract::shader_source(shader_body).into()),
             });
-        let passage_sum = dispatch::compute_pipeline(&opened.device, &module, "passage_sum", &[]);
+        let passage_sum = contract::compute_pipeline(&opened.device, &module, "passage_sum", &[]);
         let device_limit = u64::from(opened.limits.max_storage_buffer_binding_size);
         Ok(GpuMaxSim {
             passage_sum,

@@ -5,8 +5,7 @@
 
 use std::ops::Range;
 
-use super::contract::{Binding, PARAMS_BYTES};
-use super::dispatch::compute_pipeline;
+use super::contract::{compute_pipeline, Binding, PARAMS_BYTES};
 use super::layout::{chunk_data, ChunkData, Layout};
 use super::{GpuError, GpuMaxSim, MAX_QUERY_TOKENS};
 use crate::index::{Precision, StoredPassage, TokenStore};
