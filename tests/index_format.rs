@@ -145,9 +145,13 @@ fn a_version_1_file_reads_without_words_and_its_texts_restore_them() {
     // A version-2 file of it keeps saying which passages have no words.
     let again = TokenStore::from_bytes(&old.to_bytes(MODEL), MODEL).unwrap();
     assert_eq!(again.documents_without_words(), ["d0", "d1"]);
-    for (i, text) in texts.iter().enumerate() {
-        assert!(old.set_words_from_text(&format!("d{i}"), text));
-    }
+    let ids: Vec<String> = (0..texts.len()).map(|i| format!("d{i}")).collect();
+    let by_id = ids
+        .iter()
+        .map(String::as_str)
+        .zip(texts.iter().copied())
+        .collect();
+    old.set_words_from_texts(&by_id);
     assert!(old.documents_without_words().is_empty());
     assert_eq!(old.lexicon().statistics(), store.lexicon().statistics());
     // A version-1 file whose header claims words is refused, not half-read.

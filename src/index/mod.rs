@@ -319,13 +319,13 @@ impl TokenStore {
         &self.lexicon
     }
 
-    /// Gives a stored document's passages their words, from its text (for a document read from a
-    /// version-1 file, which has none); returns whether the document is stored.
-    pub fn set_words_from_text(&mut self, doc_id: &str, text: &str) -> bool {
-        if !self.docs.contains_key(doc_id) {
-            return false;
-        }
-        for p in self.passages.iter_mut().filter(|p| p.doc_id == doc_id) {
+    /// Gives the passages of the documents in `texts` (id -> the text each was encoded from) their
+    /// words, in one pass over the passages; other documents are left as they are.
+    pub fn set_words_from_texts(&mut self, texts: &std::collections::HashMap<&str, &str>) {
+        for p in self.passages.iter_mut() {
+            let Some(text) = texts.get(p.doc_id.as_str()) else {
+                continue;
+            };
             if let Some(old) = p.words.take() {
                 self.lexicon.forget(&old);
             }
@@ -333,7 +333,6 @@ impl TokenStore {
             p.words = terms.map(|t| self.lexicon.add(&t));
         }
         self.generation = next_generation();
-        true
     }
 
     /// What the index holds, in bytes (for the cost benchmark).

@@ -25,11 +25,14 @@ pub const STANFORD_CONFIG: &str = "artifact.metadata";
 /// (`mask_punctuation`) use.
 const PUNCTUATION: &str = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
 
-/// The bundle's files as the manifest records them.
+/// The bundle's files as the manifest records them (JavaScript's `files` object deserialises into it).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ExportFiles {
     pub model: FileEntry,
     pub tokenizer: FileEntry,
     /// The model's external data files (see [`onnx_graph::external_data_locations`]).
+    #[serde(default)]
     pub model_data: Vec<FileEntry>,
 }
 

@@ -1,6 +1,7 @@
 //! What does a caller do? Load a bundle, add documents by id, search with a query. Everything the wasm
 //! layer exposes is here, in plain Rust, so it is tested natively.
 
+use std::collections::HashMap;
 use std::ops::Range;
 
 mod add;
@@ -10,22 +11,29 @@ mod fusion;
 mod search;
 
 pub use add::{AddJob, PassageProgress};
+pub use explain::{Explanation, WordExplanation};
 pub use filter::MetadataFilter;
 pub use search::{Ranking, SearchMode, SearchPlan, SearchResults};
+
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::index::{DocInfo, Precision, StagedDocument, TokenStore};
 use crate::model::{Bundle, ColbertTokenizer, Encoder, TextKind, TokenVectors};
 use crate::score::{BackendChoice, Backends, GpuMaxSim};
 
-#[derive(Debug, Clone, PartialEq)]
+/// One search result. Serialised for JavaScript as `{ id, score, passage: { start, end }, metadata }`
+/// with the passage in UTF-16 code units (`text.slice(start, end)`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Hit {
     pub id: String,
-    /// MaxSim score of the document's best passage.
+    /// The document's score in the search's mode (see `SearchMode`).
     pub score: f32,
     /// That passage's byte range in the document's text.
+    #[serde(skip)]
     pub passage: Range<usize>,
     /// The same range in UTF-16 code units (JavaScript string indices).
+    #[serde(rename = "passage")]
     pub passage_utf16: Range<usize>,
     /// The document's metadata (parsed JSON), if it was given.
     pub metadata: Option<serde_json::Value>,
@@ -39,8 +47,63 @@ pub struct NewDocument<'a> {
     pub metadata: Option<String>,
 }
 
+/// A document as JavaScript hands it over (`{ id, text, metadata? }`, metadata as JSON text), owned.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Document {
+    pub id: String,
+    pub text: String,
+    #[serde(default)]
+    pub metadata: Option<String>,
+}
+
+impl Document {
+    pub fn as_new(&self) -> NewDocument<'_> {
+        NewDocument {
+            id: &self.id,
+            text: &self.text,
+            metadata: self.metadata.clone().filter(|m| !m.is_empty()),
+        }
+    }
+}
+
+/// The retriever's state as JavaScript's getters report it (see `index.d.ts`).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Stats {
+    pub size: usize,
+    pub passage_count: usize,
+    pub token_count: usize,
+    pub backend: &'static str,
+    pub backend_measurement: Option<crate::score::Measurement>,
+    pub precision: &'static str,
+    pub model_sha256: String,
+    pub gpu_adapter: Option<String>,
+    pub gpu_error: Option<String>,
+}
+
+/// A stored record that did not read back (see [`Retriever::apply_documents`]); serialised as
+/// `{ id, message }`.
+#[derive(Debug)]
+pub struct DamagedRecord {
+    pub id: String,
+    pub error: Error,
+}
+
+impl Serialize for DamagedRecord {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut record = serializer.serialize_struct("DamagedRecord", 2)?;
+        record.serialize_field("id", &self.id)?;
+        record.serialize_field("message", &self.error.to_string())?;
+        record.end()
+    }
+}
+
 /// What an `add_documents_with` call did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 pub struct AddReport {
     /// Documents (re-)encoded because they were new or their text changed.
     pub encoded: usize,
@@ -50,17 +113,23 @@ pub struct AddReport {
 
 /// Why a document matched, one entry per query token: the document token with the best similarity
 /// (MaxSim's argmax) and that similarity, the token's share of the score.
-#[derive(Debug, Clone, PartialEq)]
+/// Serialised for JavaScript with the UTF-16 ranges only: `{ queryToken, queryRange, docRange, score }`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct TokenMatch {
     /// The query token as the tokenizer wrote it ("[CLS]", "[MASK]", "sour", "##dough"…).
     pub query_token: String,
     /// Its byte range in the query; `None` for special and [MASK] tokens.
+    #[serde(skip)]
     pub query_range: Option<Range<usize>>,
     /// The same in UTF-16 code units (JavaScript string indices).
+    #[serde(rename = "queryRange")]
     pub query_range_utf16: Option<Range<usize>>,
     /// The matched document token's byte range in the text; `None` for a special token.
+    #[serde(skip)]
     pub doc_range: Option<Range<usize>>,
     /// The same in UTF-16 code units (JavaScript string indices).
+    #[serde(rename = "docRange")]
     pub doc_range_utf16: Option<Range<usize>>,
     pub score: f32,
 }
@@ -207,13 +276,16 @@ impl Retriever {
     /// Stores documents from their own index files (`export_documents`), replacing earlier versions,
     /// in one change. A record that does not read back whole (checksum, model, precision, not exactly
     /// the document it is filed under) is left out and returned with its error; the others are stored.
-    pub fn apply_documents(&mut self, records: &[(&str, &[u8])]) -> Result<Vec<(String, Error)>> {
+    pub fn apply_documents(&mut self, records: &[(&str, &[u8])]) -> Result<Vec<DamagedRecord>> {
         let mut damaged = Vec::new();
         let mut staged = Vec::new();
         for (id, bytes) in records {
             match self.read_document(id, bytes) {
                 Ok(doc) => staged.push(doc),
-                Err(e) => damaged.push((id.to_string(), e)),
+                Err(error) => damaged.push(DamagedRecord {
+                    id: id.to_string(),
+                    error,
+                }),
             }
         }
         self.store
@@ -283,17 +355,8 @@ impl Retriever {
     /// is missing or changed is an `Index` error naming it, and the current index stays.
     pub fn import_index_with_texts(&mut self, bytes: &[u8], texts: &[(&str, &str)]) -> Result<()> {
         let mut store = TokenStore::from_bytes(bytes, &self.model_sha256)?;
-        let texts: std::collections::HashMap<&str, &str> = texts.iter().copied().collect();
-        let missing = store.documents_without_words();
-        let unrestorable: Vec<&String> = missing
-            .iter()
-            .filter(|id| {
-                let text = texts.get(id.as_str());
-                let hash = text.map(|t| crate::model::sha256_hex(t.as_bytes()));
-                let info = store.doc_info(id);
-                hash.is_none() || info.map(|i| &i.content_hash) != hash.as_ref()
-            })
-            .collect();
+        let texts: HashMap<&str, &str> = texts.iter().copied().collect();
+        let (restorable, unrestorable) = words_restorable(&store, &texts);
         if let Some(first) = unrestorable.first() {
             return Err(Error::Index(format!(
                 "this index file (format version 1) has no words for lexical search, and {} of its \
@@ -302,11 +365,24 @@ impl Retriever {
                 unrestorable.len()
             )));
         }
-        for id in &missing {
-            store.set_words_from_text(id, texts[id.as_str()]);
-        }
+        store.set_words_from_texts(&restorable);
         self.store = store;
         Ok(())
+    }
+
+    /// What JavaScript's getters report, read in one call.
+    pub fn stats(&self) -> Stats {
+        Stats {
+            size: self.len(),
+            passage_count: self.passage_count(),
+            token_count: self.token_count(),
+            backend: self.backend(),
+            backend_measurement: self.backend_measurement(),
+            precision: self.precision().name(),
+            model_sha256: self.model_sha256.clone(),
+            gpu_adapter: self.gpu().map(|gpu| gpu.adapter_name.clone()),
+            gpu_error: self.gpu_error(),
+        }
     }
 
     /// Why the GPU is not used (it could not be opened, or it failed), if it is not.
@@ -366,17 +442,40 @@ impl Retriever {
         self.store.documents_without_words()
     }
 
-    /// Gives a stored document's passages their words from its text, which must be the text it was
-    /// encoded from (same sha256), so that the words are those an add would have given it.
-    pub fn restore_words(&mut self, id: &str, text: &str) -> Result<()> {
-        if !self.stored_hash_is(id, &crate::model::sha256_hex(text.as_bytes())) {
-            return Err(Error::Index(format!(
-                "'{id}' is not stored with this text, so its words cannot be restored from it: add it again"
-            )));
-        }
-        self.store.set_words_from_text(id, text);
-        Ok(())
+    /// Gives stored documents without words their words from `texts` (id -> the text each was
+    /// encoded from), in one pass; returns the ids left without words (no text given, or not the
+    /// text that was encoded: its sha256 differs), which BM25 does not see until added again.
+    pub fn restore_words(&mut self, texts: &HashMap<&str, &str>) -> Vec<String> {
+        let (restorable, left) = words_restorable(&self.store, texts);
+        self.store.set_words_from_texts(&restorable);
+        left
     }
+}
+
+/// Of the documents `store` holds without words, those whose text in `texts` is the one they were
+/// encoded from (same sha256), by id, and the ids of the others.
+fn words_restorable<'t>(
+    store: &TokenStore,
+    texts: &HashMap<&'t str, &'t str>,
+) -> (HashMap<&'t str, &'t str>, Vec<String>) {
+    let mut restorable = HashMap::new();
+    let mut left = Vec::new();
+    for id in store.documents_without_words() {
+        let encoded_from = |text: &&str| {
+            let hash = crate::model::sha256_hex(text.as_bytes());
+            store.doc_info(&id).is_some_and(|i| i.content_hash == hash)
+        };
+        match texts
+            .get_key_value(id.as_str())
+            .filter(|(_, t)| encoded_from(t))
+        {
+            Some((id, text)) => {
+                restorable.insert(*id, *text);
+            }
+            None => left.push(id),
+        }
+    }
+    (restorable, left)
 }
 
 /// Every id the tokenizer can produce (added tokens such as PyLate's `[Q] ` included) must index the

@@ -55,7 +55,7 @@ impl SearchMode {
 }
 
 /// Hits plus the backend that scored them.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct SearchResults {
     pub hits: Vec<Hit>,
     pub backend: &'static str,

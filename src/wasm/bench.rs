@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use wasm_bindgen::prelude::*;
 
-use super::into_error;
+use super::{JsFailure, JsResult};
 use crate::error::Error;
 use crate::index::Precision;
 use crate::score::GpuMaxSim;
@@ -32,9 +32,9 @@ impl MaxSimBench {
         dim: usize,
         query_tokens: usize,
         precision: &str,
-    ) -> Result<MaxSimBench, JsValue> {
+    ) -> JsResult<MaxSimBench> {
         use crate::score::bench::{synthetic_store, synthetic_vectors};
-        let precision: Precision = precision.parse().map_err(into_error)?;
+        let precision: Precision = precision.parse()?;
         let query = synthetic_vectors(query_tokens, dim, &mut 99);
         Ok(MaxSimBench {
             store: Rc::new(synthetic_store(docs, tokens, dim, precision, 7)),
@@ -47,20 +47,20 @@ impl MaxSimBench {
 
     /// Scores every document with a CPU backend ("simd" or "scalar"); returns the scores' sum.
     #[wasm_bindgen(js_name = scoreCpu)]
-    pub fn score_cpu(&self, backend: &str) -> Result<f32, JsValue> {
+    pub fn score_cpu(&self, backend: &str) -> JsResult<f32> {
         Ok(self.scores_cpu(backend)?.iter().sum())
     }
 
     /// Every document's score with a CPU backend: for the wasm conformance test.
     #[wasm_bindgen(js_name = scoresCpu)]
-    pub fn scores_cpu(&self, backend: &str) -> Result<Vec<f32>, JsValue> {
+    pub fn scores_cpu(&self, backend: &str) -> JsResult<Vec<f32>> {
         use crate::score::{LanesMaxSim, MaxSim, ScalarMaxSim};
         let kernel: &dyn MaxSim = match backend {
             "scalar" => &ScalarMaxSim,
             "simd" => &LanesMaxSim,
             other => {
                 let msg = format!("no CPU backend '{other}'");
-                return Err(into_error(Error::InvalidInput(msg)));
+                return Err(Error::InvalidInput(msg).into());
             }
         };
         Ok(kernel.score_all(&self.query, &self.store))
@@ -69,10 +69,10 @@ impl MaxSimBench {
     /// A whole CPU search after encoding in `mode` ("late", "hybrid", "lexical"): the SIMD first
     /// pass, BM25, sentence cosines, best passages, fusion, exactly as `Retriever::search`; returns
     /// the hits' count.
-    pub fn rank(&self, mode: &str, k: usize) -> Result<usize, JsValue> {
+    pub fn rank(&self, mode: &str, k: usize) -> JsResult<usize> {
         use crate::retriever::{Ranking, SearchMode};
         use crate::score::{LanesMaxSim, MaxSim};
-        let mode: SearchMode = mode.parse().map_err(into_error)?;
+        let mode: SearchMode = mode.parse()?;
         let ranking = Ranking {
             text: &self.query_text,
             sentence: (mode == SearchMode::Hybrid).then_some(self.query_sentence.as_slice()),
@@ -112,9 +112,7 @@ impl MaxSimBench {
     pub fn open_gpu(&self) -> js_sys::Promise {
         let slot = self.gpu.clone();
         wasm_bindgen_futures::future_to_promise(async move {
-            let gpu = GpuMaxSim::new(true, None)
-                .await
-                .map_err(|e| into_error(e.into()))?;
+            let gpu = GpuMaxSim::new(true, None).await.map_err(JsFailure::from)?;
             let name = gpu.adapter_name.clone();
             *slot.borrow_mut() = Some(gpu);
             Ok(JsValue::from_str(&name))
@@ -131,7 +129,7 @@ impl MaxSimBench {
             )),
         };
         wasm_bindgen_futures::future_to_promise(async move {
-            let gpu_err = |e: crate::score::GpuError| into_error(e.into());
+            let gpu_err = |e: crate::score::GpuError| JsValue::from(JsFailure::from(e));
             let scores = pending.map_err(gpu_err)?.resolve().await.map_err(gpu_err)?;
             Ok(JsValue::from_f64(f64::from(scores.iter().sum::<f32>())))
         })
@@ -182,13 +180,9 @@ pub fn profile_encoder(
     retriever: &super::Retriever,
     ids: Vec<u32>,
     runs: usize,
-) -> Result<JsValue, JsValue> {
+) -> JsResult<JsValue> {
     let encoding = crate::model::Encoding::of_ids(&ids);
-    let profile = retriever
-        .borrow()
-        .encoder()
-        .profile_ops(&encoding, runs)
-        .map_err(into_error)?;
+    let profile = retriever.borrow().encoder().profile_ops(&encoding, runs)?;
     let rows: Vec<JsOpTime> = profile
         .into_iter()
         .map(|t| JsOpTime {

@@ -52,7 +52,7 @@ fn records_round_trip_and_a_damaged_one_is_named_while_the_rest_are_stored() {
     let problems = partial.apply_documents(&as_refs(&damaged)).unwrap();
     let named: Vec<(&str, &str)> = problems
         .iter()
-        .map(|(id, e)| (id.as_str(), e.kind()))
+        .map(|d| (d.id.as_str(), d.error.kind()))
         .collect();
     assert_eq!(
         named,
