@@ -81,7 +81,7 @@ async function profileOurs(bundleUrl, ids, runs = 10) {
   await initWasm();
   const base = new URL(bundleUrl, globalThis.location?.href ?? "file://");
   const { manifest, model, tokenizer } = await fetchBundle(base.href);
-  const inner = WasmRetriever.fromBundle(manifest, model, tokenizer, undefined, [], []);
+  const inner = WasmRetriever.fromBundle(manifest, model, tokenizer, undefined, undefined);
   try {
     return profileEncoder(inner, Uint32Array.from(ids), runs);
   } finally {

@@ -44,11 +44,11 @@ export class EncoderPool {
    * Encodes one chunk on a free engine into an exported index file. An engine whose worker is lost
    * mid-chunk is replaced and the chunk encoded again, once.
    */
-  async encode(ids, texts, metadata, onProgress) {
+  async encode(docs, onProgress) {
     for (let attempt = 0; ; attempt++) {
       const engine = await this.#take();
       try {
-        const bytes = await engine.call("encodeBatch", [ids, texts, metadata], onProgress);
+        const bytes = await engine.call("encodeBatch", [docs], onProgress);
         this.#release(engine);
         return bytes;
       } catch (err) {
@@ -117,7 +117,7 @@ export async function addInOrder(engine, _pool, chunks, documents, onProgress, s
   for (const chunk of chunks) {
     signal?.throwIfAborted();
     const passages = (done, total) => onProgress?.(chunk.start, documents, { done, total });
-    const done = await engine.call("add", [chunk.ids, chunk.texts, chunk.metadata], passages);
+    const done = await engine.call("add", [chunk.docs], passages);
     report.encoded += done.encoded;
     report.unchanged += done.unchanged;
     onProgress?.(chunk.end, documents);
@@ -140,17 +140,13 @@ export async function addInPool(engine, pool, chunks, documents, onProgress, sig
     onProgress?.(committed, documents, { done: sum("done"), total: sum("total") });
   };
   const encode = async (chunk, i) => {
-    const unchanged = await engine.call("unchangedOf", [chunk.ids, chunk.texts]);
-    const part = (want) => {
-      const pick = (list) => list.filter((_, j) => unchanged[j] === want);
-      return { ids: pick(chunk.ids), texts: pick(chunk.texts), metadata: pick(chunk.metadata) };
-    };
-    const [changed, same] = [part(false), part(true)];
+    const unchanged = await engine.call("unchangedOf", [chunk.docs]);
+    const [changed, same] = [false, true].map((want) => chunk.docs.filter((_, j) => unchanged[j] === want));
     const onPassages = (done, total) => {
       passages[i] = { done, total };
       progress();
     };
-    const bytes = changed.ids.length ? await pool.encode(changed.ids, changed.texts, changed.metadata, onPassages) : null;
+    const bytes = changed.length ? await pool.encode(changed, onPassages) : null;
     return { bytes, same, changed };
   };
   const started = [];
@@ -168,8 +164,8 @@ export async function addInPool(engine, pool, chunks, documents, onProgress, sig
       const { bytes, same, changed } = await started[i];
       signal?.throwIfAborted();
       const done = bytes
-        ? await engine.call("commitEncoded", [bytes, same.ids, same.texts, same.metadata, changed.ids, changed.texts])
-        : await engine.call("add", [same.ids, same.texts, same.metadata]); // metadata only
+        ? await engine.call("commitEncoded", [bytes, same, changed])
+        : await engine.call("add", [same]); // metadata only
       report.encoded += done.encoded;
       report.unchanged += done.unchanged;
       committed = chunk.end;

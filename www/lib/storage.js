@@ -119,8 +119,9 @@ export class IndexedDbStorage {
     const tx = db.transaction([HEADERS, LOG]);
     const header = await request(tx.objectStore(HEADERS).get(this.name));
     if (!header) return null;
-    const range = IDBKeyRange.bound([this.name, since + 1], [this.name, header.version]);
-    const entries = header.version > since ? await request(tx.objectStore(LOG).getAll(range)) : [];
+    // A range from since + 1 to the stored version exists only when there is one (else DataError).
+    const range = () => IDBKeyRange.bound([this.name, since + 1], [this.name, header.version]);
+    const entries = header.version > since ? await request(tx.objectStore(LOG).getAll(range())) : [];
     const ids = changedIds(entries, since, header.version);
     return ids && { version: header.version, ids };
   }

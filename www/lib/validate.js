@@ -56,23 +56,22 @@ export function checkId(value, what = "id") {
 }
 
 /**
- * `docs` as parallel arrays `{ ids, texts, metadata }` (metadata as JSON text, "" for none).
+ * `docs` as the engine takes them: `[{ id, text, metadata? }]` with metadata as JSON text.
  * Each document is a plain object `{ id, text, metadata? }`.
  */
 export function checkDocuments(docs, maxDocumentLength = DEFAULT_MAX_DOCUMENT_LENGTH) {
   if (!Array.isArray(docs)) throw invalid(`docs must be an array of { id, text, metadata? }, not ${describe(docs)}`);
-  const ids = [], texts = [], metadata = [];
-  docs.forEach((doc, i) => {
+  return docs.map((doc, i) => {
     if (!isPlainObject(doc)) throw invalid(`docs[${i}] must be an object { id, text, metadata? }, not ${describe(doc)}`);
-    ids.push(checkId(doc.id, `docs[${i}].id`));
+    const id = checkId(doc.id, `docs[${i}].id`);
     const text = checkString(doc.text, `docs[${i}].text`);
     if (text.length > maxDocumentLength) {
       throw invalid(`docs[${i}].text is ${text.length} characters long; the most is ${maxDocumentLength} (the maxDocumentLength option)`);
     }
-    texts.push(text);
-    metadata.push(doc.metadata === undefined ? "" : jsonText(doc.metadata, `docs[${i}].metadata`));
+    const checked = { id, text };
+    if (doc.metadata !== undefined) checked.metadata = jsonText(doc.metadata, `docs[${i}].metadata`);
+    return checked;
   });
-  return { ids, texts, metadata };
 }
 
 export function checkK(k) {
@@ -103,13 +102,12 @@ export function checkMode(mode) {
   return mode;
 }
 
-/** importIndex's `texts`: a plain object of id -> text strings, as [ids, texts] (empty if undefined). */
+/** importIndex's `texts`: a plain object of id -> text strings (or undefined). */
 export function checkTexts(texts) {
-  if (texts === undefined) return [[], []];
+  if (texts === undefined) return undefined;
   if (!isPlainObject(texts)) throw invalid(`texts must be a plain object of { id: text }, not ${describe(texts)}`);
-  const entries = Object.entries(texts);
-  for (const [id, text] of entries) checkString(text, `texts[${JSON.stringify(id)}]`);
-  return [entries.map(([id]) => id), entries.map(([, text]) => text)];
+  for (const [id, text] of Object.entries(texts)) checkString(text, `texts[${JSON.stringify(id)}]`);
+  return texts;
 }
 
 /** Token ids as a Uint32Array: integers from 0 to 2^32 - 1 (the model checks its own range). */
