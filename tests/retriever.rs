@@ -182,7 +182,8 @@ fn gpu_search_matches_the_cpu_auto_measures_and_a_lost_device_falls_back() {
     r.attach_gpu(gpu);
     let ids = |s: &SearchResults| s.hits.iter().map(|h| h.id.clone()).collect::<Vec<_>>();
     // Auto measures: the first search at this size runs on the GPU and is timed against the CPU
-    // kernel; a software adapter (lavapipe) is slower, so auto settles on the CPU.
+    // kernel, and the faster is kept. Which one lavapipe loses to is this machine's business: the
+    // decision is tested both ways with injected measurements below.
     assert_eq!(
         r.backend(),
         "webgpu",
@@ -193,16 +194,20 @@ fn gpu_search_matches_the_cpu_auto_measures_and_a_lost_device_falls_back() {
     let m = r
         .backend_measurement()
         .expect("the search measured its size class");
-    assert!(
-        !m.gpu_is_faster() && m.gpu_ms > 0.0 && m.cpu_ms > 0.0,
-        "a software adapter must measure slower than the SIMD kernel: {m:?}"
-    );
-    assert_eq!(r.backend(), "simd");
-    assert_eq!(
-        late(&r, QUERIES[1], 5),
-        cpu[1],
-        "auto now scores on the CPU"
-    );
+    assert!(m.gpu_ms > 0.0 && m.cpu_ms > 0.0, "{m:?}");
+    let kept = if m.gpu_is_faster() { "webgpu" } else { "simd" };
+    assert_eq!(r.backend(), kept, "{m:?}");
+    for (gpu_ms, cpu_ms, want) in [(1.0, 4.0, "webgpu"), (4.0, 1.0, "simd")] {
+        r.backends()
+            .record_measurement(r.index_values(), gpu_ms, cpu_ms);
+        assert_eq!(
+            r.backend(),
+            want,
+            "measured GPU {gpu_ms} ms, CPU {cpu_ms} ms"
+        );
+        let search = late(&r, QUERIES[1], 5);
+        assert_eq!((search.backend, ids(&search)), (want, ids(&cpu[1])));
+    }
     r.set_backend(BackendChoice::Webgpu);
     for (q, on_cpu) in QUERIES.iter().zip(&cpu) {
         let on_gpu = late(&r, q, 5);

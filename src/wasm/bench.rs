@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use wasm_bindgen::prelude::*;
 
-use super::{JsFailure, JsResult};
+use super::convert::{to_js, JsFailure, JsResult};
 use crate::error::Error;
 use crate::index::Precision;
 use crate::score::GpuMaxSim;
@@ -191,5 +191,5 @@ pub fn profile_encoder(
             ms: t.seconds * 1e3,
         })
         .collect();
-    super::to_js(&rows)
+    to_js(&rows)
 }

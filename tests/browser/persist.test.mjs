@@ -155,7 +155,8 @@ test("a tab closed mid-batch leaves a whole earlier state; two tabs never lose e
   await writer.evaluate(async () => {
     const { Retriever } = await import("/www/lib/index.js");
     const r = await Retriever.load("/models/default/", { persist: "closing" });
-    const notes = Array.from({ length: 200 }, (_, i) => ({ id: `n${i}`, text: `Note ${i} about item ${i * 3}.` }));
+    // Far more than can be encoded before the close lands, so the stored state must be partial.
+    const notes = Array.from({ length: 2000 }, (_, i) => ({ id: `n${i}`, text: `Note ${i} about item ${i * 3}.` }));
     window.adding = r.add(notes, { onProgress: (done) => (window.done = done) });
     await new Promise((resolve) => {
       const poll = () => (window.done >= 16 ? resolve() : setTimeout(poll, 20));
@@ -169,6 +170,7 @@ test("a tab closed mid-batch leaves a whole earlier state; two tabs never lose e
     return { size: r.size, version: r.persisted.version };
   });
   assert.ok(reopened.size >= 16 && reopened.size % 8 === 0, `whole chunks only: ${reopened.size}`);
+  assert.ok(reopened.size < 2000, "the close cut the batch: a partial state, not the whole batch");
   assert.equal(reopened.version, reopened.size / 8);
 
   const [a, b] = [await openPage(context), await openPage(context)];

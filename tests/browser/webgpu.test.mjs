@@ -52,9 +52,13 @@ test("WebGPU MaxSim matches the CPU in every precision and survives a lost devic
   });
   const lost = runs.pop().lost;
   const { measurement, ...auto } = runs.pop().auto;
-  // auto times its first search at this size on SwiftShader and on the CPU kernel, then keeps the CPU.
-  assert.deepEqual(auto, { beforeMeasuring: "webgpu", measuring: "webgpu", after: "simd", backendNow: "simd" });
-  assert.ok(measurement.gpuMs > measurement.cpuMs, `a software adapter measures slower: ${JSON.stringify(measurement)}`);
+  // auto times its first search at this size on the GPU and on the CPU kernel, then keeps whichever
+  // measured faster (both branches with injected measurements: tests/retriever.rs); which one
+  // SwiftShader loses to is the machine's business, so it is printed, not asserted.
+  console.log(`# auto on SwiftShader measured ${JSON.stringify(measurement)}`);
+  assert.ok(measurement.gpuMs > 0 && measurement.cpuMs > 0, JSON.stringify(measurement));
+  const kept = measurement.gpuMs < measurement.cpuMs ? "webgpu" : "simd";
+  assert.deepEqual(auto, { beforeMeasuring: "webgpu", measuring: "webgpu", after: kept, backendNow: kept });
   for (const run of runs) {
     assert.equal(run.gpuError, null, `${run.precision}: ${run.gpuError}`);
     assert.ok(run.adapter, "an adapter name");
