@@ -6,6 +6,7 @@ mod format;
 pub mod lexical;
 mod packed;
 pub mod pooling;
+mod staging;
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -14,9 +15,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub use format::{FORMAT_MAGIC, FORMAT_VERSION};
 pub use lexical::{InternedTerms, Lexicon, PassageTerms};
 pub use packed::{pack_signs, words_per_token, Int8Tokens, PackedTokens, Precision};
-
-use crate::model::TokenVectors;
-use crate::offsets::utf16_len;
+use staging::StagedPassage;
+pub use staging::{whole_text_passage, NewPassage, StagedDocument};
 
 /// Bytes of an index's parts (see [`TokenStore::byte_sizes`]).
 #[derive(Debug, Clone, Copy)]
@@ -29,66 +29,6 @@ pub struct ByteSizes {
     pub file_words: usize,
     /// The passages' sentence vectors (in memory and in the file alike).
     pub sentences: usize,
-}
-
-/// A passage's vectors on their way into the store.
-pub struct NewPassage {
-    /// Byte range of the passage in the document's text.
-    pub range: Range<usize>,
-    /// The same range in UTF-16 code units, as JavaScript strings index.
-    pub range_utf16: Range<usize>,
-    pub vectors: TokenVectors,
-    /// Its words for BM25 (`None`: not known, e.g. read from a version-1 file without its text).
-    pub terms: Option<PassageTerms>,
-    /// The encoder's sentence vector of the passage (L2-normalised), when the model has one.
-    pub sentence: Option<Vec<f32>>,
-}
-
-/// A passage of a staged document: ranges, token count, words.
-struct StagedPassage {
-    range: Range<usize>,
-    range_utf16: Range<usize>,
-    tokens: usize,
-    terms: Option<PassageTerms>,
-    sentence: Option<Box<[f32]>>,
-}
-
-/// A document's passages packed in the store's precision as they are encoded, so a long document
-/// never holds all its f32 vectors at once; [`TokenStore::upsert_staged`] moves it into the store.
-pub struct StagedDocument {
-    dim: usize,
-    passages: Vec<StagedPassage>,
-    tokens: PackedTokens,
-}
-
-impl StagedDocument {
-    pub fn new(precision: Precision, dim: usize) -> StagedDocument {
-        StagedDocument {
-            dim,
-            passages: Vec::new(),
-            tokens: PackedTokens::new(precision),
-        }
-    }
-
-    pub fn push(&mut self, passage: NewPassage) {
-        debug_assert_eq!(passage.vectors.dim, self.dim);
-        self.tokens.push(&passage.vectors.data, self.dim);
-        self.passages.push(StagedPassage {
-            range: passage.range,
-            range_utf16: passage.range_utf16,
-            tokens: passage.vectors.n_tokens(),
-            terms: passage.terms,
-            sentence: passage.sentence.map(Vec::into_boxed_slice),
-        });
-    }
-
-    pub fn passage_count(&self) -> usize {
-        self.passages.len()
-    }
-
-    pub fn token_count(&self) -> usize {
-        self.passages.iter().map(|p| p.tokens).sum()
-    }
 }
 
 /// A stored passage: where it came from and which arena tokens are its vectors.
@@ -368,34 +308,6 @@ impl TokenStore {
         ids
     }
 
-    /// The same store with every passage's tokens pooled by `factor` (see `pooling`).
-    pub fn pooled(&self, factor: usize) -> TokenStore {
-        let mut out = TokenStore::new(self.precision(), self.dim);
-        for p in &self.passages {
-            let data: Vec<f32> = p
-                .tokens
-                .clone()
-                .flat_map(|t| self.tokens.decode(self.dim, t))
-                .collect();
-            let vectors = crate::model::TokenVectors {
-                dim: self.dim,
-                offsets: vec![None; p.tokens.len()],
-                data,
-            };
-            let pooled = pooling::pool_tokens(vectors, factor);
-            let start = out.token_count();
-            out.tokens.push(&pooled.data, self.dim);
-            out.passages.push(StoredPassage {
-                tokens: start..start + pooled.n_tokens(),
-                ..p.clone()
-            });
-            out.passage_ids.push(next_generation()); // other vectors: a new passage to copies
-        }
-        out.docs = self.docs.clone();
-        out.lexicon = self.lexicon.clone();
-        out
-    }
-
     /// Every document as staged for another store's commit, in store order (what a pool of encoders
     /// hands the store that keeps the index).
     pub fn into_staged(self) -> Vec<(String, DocInfo, StagedDocument)> {
@@ -479,25 +391,15 @@ fn fresh_passage_ids(n: usize) -> Vec<u64> {
 }
 
 /// Generations and passage ids, from one counter: unique across every store of the process.
-fn next_generation() -> u64 {
+pub(super) fn next_generation() -> u64 {
     static NEXT: AtomicU64 = AtomicU64::new(1);
     NEXT.fetch_add(1, Ordering::Relaxed)
-}
-
-/// A single-passage entry covering all of `text`: for tests and callers that never split.
-pub fn whole_text_passage(text: &str, vectors: TokenVectors) -> NewPassage {
-    NewPassage {
-        range: 0..text.len(),
-        range_utf16: 0..utf16_len(text),
-        vectors,
-        terms: Some(PassageTerms::of(text)),
-        sentence: None,
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::TokenVectors;
 
     fn doc(n_tokens: usize, value: f32) -> Vec<NewPassage> {
         let vectors = TokenVectors {

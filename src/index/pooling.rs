@@ -4,6 +4,7 @@
 //! `max(n / pool_factor, 1)` clusters, each stored as its mean. Fewer tokens to store, write and scan;
 //! what it costs in quality is measured (README, Quality).
 
+use super::{next_generation, StoredPassage, TokenStore};
 use crate::model::TokenVectors;
 
 /// The pool factor retrievers start with: off. Measured on SciFact test (`precision_eval`, int8):
@@ -98,6 +99,36 @@ fn ward_clusters(rows: &[f32], dim: usize, clusters: usize) -> Vec<usize> {
         parent[b] = n + i;
     }
     (0..n).map(|i| root(&mut parent, i)).collect()
+}
+
+impl TokenStore {
+    /// The same store with every passage's tokens pooled by `factor` (see `pooling`).
+    pub fn pooled(&self, factor: usize) -> TokenStore {
+        let mut out = TokenStore::new(self.precision(), self.dim);
+        for p in &self.passages {
+            let data: Vec<f32> = p
+                .tokens
+                .clone()
+                .flat_map(|t| self.tokens.decode(self.dim, t))
+                .collect();
+            let vectors = crate::model::TokenVectors {
+                dim: self.dim,
+                offsets: vec![None; p.tokens.len()],
+                data,
+            };
+            let pooled = pool_tokens(vectors, factor);
+            let start = out.token_count();
+            out.tokens.push(&pooled.data, self.dim);
+            out.passages.push(StoredPassage {
+                tokens: start..start + pooled.n_tokens(),
+                ..p.clone()
+            });
+            out.passage_ids.push(next_generation()); // other vectors: a new passage to copies
+        }
+        out.docs = self.docs.clone();
+        out.lexicon = self.lexicon.clone();
+        out
+    }
 }
 
 #[cfg(test)]

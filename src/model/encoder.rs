@@ -2,15 +2,15 @@
 //! L2-normalises each kept token. Real exporters write graphs tract cannot always plan for a symbolic
 //! length, so planning falls back from one plan for every length to one plan per length (cached).
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use tract_onnx::pb::ModelProto;
 use tract_onnx::prelude::*;
-use tract_onnx::tract_hir::infer::Factoid;
 
 use super::manifest::Manifest;
 use super::onnx_graph::{self, ExternalData};
+pub use super::plan::Planning;
+use super::plan::{graph_inputs, input_name, plan, select_outputs, GraphInput, InputRole, Plans};
 use super::tokenize::Encoding;
 use crate::error::{Error, Result};
 
@@ -40,44 +40,6 @@ impl TokenVectors {
     }
 }
 
-/// Which tensor a graph input wants, recognised by its ONNX name.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum InputRole {
-    Ids,
-    AttentionMask,
-    TokenTypes,
-}
-
-/// A graph input: its role and the integer type the graph declares for it.
-#[derive(Debug, Clone, Copy)]
-struct GraphInput {
-    role: InputRole,
-    datum_type: DatumType,
-}
-
-/// How the loader plans the graph.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Planning {
-    /// One plan for every length, or per-length plans when tract cannot plan a symbolic length.
-    #[default]
-    Auto,
-    /// Per-length plans only: lets tests run the fallback on graphs that would not need it.
-    PerLength,
-}
-
-/// How many per-length plans are kept when the graph has no plan for every length.
-const PER_LENGTH_PLANS: usize = 24;
-
-enum Plans {
-    /// One plan for any sequence length (the graph's own length symbol).
-    Symbolic(Arc<TypedRunnableModel>),
-    /// The analysed graph, planned for each length met (most recent first).
-    PerLength {
-        model: Box<InferenceModel>,
-        cache: Mutex<VecDeque<(usize, Arc<TypedRunnableModel>)>>,
-    },
-}
-
 pub struct Encoder {
     plans: Plans,
     inputs: Vec<GraphInput>,
@@ -93,7 +55,7 @@ pub struct Encoder {
     has_sentence: bool,
 }
 
-fn model_err(e: impl std::fmt::Display) -> Error {
+pub(super) fn model_err(e: impl std::fmt::Display) -> Error {
     Error::Model(format!("{e:#}"))
 }
 
@@ -312,21 +274,7 @@ impl Encoder {
     }
 
     fn plan_for(&self, len: usize) -> Result<Arc<TypedRunnableModel>> {
-        match &self.plans {
-            Plans::Symbolic(plan) => Ok(plan.clone()),
-            Plans::PerLength { model, cache } => {
-                let mut cache = cache.lock().unwrap_or_else(|p| p.into_inner());
-                if let Some(at) = cache.iter().position(|(l, _)| *l == len) {
-                    let entry = cache.remove(at).expect("position is in range");
-                    cache.push_front(entry);
-                } else {
-                    let plan = plan_fixed(model, &self.inputs, len)?;
-                    cache.push_front((len, plan));
-                    cache.truncate(PER_LENGTH_PLANS);
-                }
-                Ok(cache[0].1.clone())
-            }
-        }
+        self.plans.for_length(len, &self.inputs)
     }
 
     fn rows(&self, output: &TValue, encoding: &Encoding) -> Result<TokenVectors> {
@@ -358,149 +306,6 @@ impl Encoder {
         }
         Ok(vectors)
     }
-}
-
-/// One plan for every length when tract can plan the graph with a symbolic length; else the
-/// analysed graph for per-length plans, checked now on a short length so a graph that cannot run
-/// at all is refused at load with tract's reason (which names the node and op).
-fn plan(model: InferenceModel, inputs: &[GraphInput], planning: Planning) -> Result<Plans> {
-    let mut symbolic = model.clone();
-    let sequence = sequence_dim(&symbolic, inputs);
-    let symbolic_plan = match planning {
-        Planning::Auto => {
-            set_inputs(&mut symbolic, inputs, sequence).and_then(|_| optimise(symbolic))
-        }
-        Planning::PerLength => Err(Error::Model("per-length planning was asked for".into())),
-    };
-    match symbolic_plan {
-        Ok(plan) => Ok(Plans::Symbolic(plan)),
-        Err(symbolic_err) => {
-            let first = plan_fixed(&model, inputs, 8).map_err(|e| {
-                Error::Model(format!(
-                    "the graph cannot be planned: {e} (with a symbolic length: {symbolic_err})"
-                ))
-            })?;
-            Ok(Plans::PerLength {
-                model: Box::new(model),
-                cache: Mutex::new(VecDeque::from([(8, first)])),
-            })
-        }
-    }
-}
-
-fn plan_fixed(
-    model: &InferenceModel,
-    inputs: &[GraphInput],
-    len: usize,
-) -> Result<Arc<TypedRunnableModel>> {
-    let mut model = model.clone();
-    set_inputs(&mut model, inputs, len.to_dim())?;
-    optimise(model)
-}
-
-fn optimise(model: InferenceModel) -> Result<Arc<TypedRunnableModel>> {
-    model
-        .into_optimized()
-        .map_err(model_err)?
-        .into_runnable()
-        .map_err(model_err)
-}
-
-/// The graph's own symbol for the sequence axis (so its internal shape expressions unify with the
-/// inputs), or a fresh one when the export declares none.
-fn sequence_dim(model: &InferenceModel, inputs: &[GraphInput]) -> TDim {
-    let declared = inputs
-        .iter()
-        .position(|i| i.role == InputRole::Ids)
-        .and_then(|ix| model.input_fact(ix).ok())
-        .and_then(|fact| fact.shape.dim(1))
-        .and_then(|d| d.concretize());
-    match declared {
-        Some(d @ TDim::Sym(_)) => d,
-        _ => model.sym("sequence").to_dim(),
-    }
-}
-
-/// Batch 1 (we encode one text at a time: ColBERT vectors of a padded batch differ under int8) and
-/// the given sequence length, in the integer type each input declares.
-fn set_inputs(model: &mut InferenceModel, inputs: &[GraphInput], sequence: TDim) -> Result<()> {
-    for (ix, input) in inputs.iter().enumerate() {
-        let fact = InferenceFact::dt_shape(input.datum_type, tvec![1.to_dim(), sequence.clone()]);
-        model.set_input_fact(ix, fact).map_err(model_err)?;
-    }
-    Ok(())
-}
-
-fn graph_inputs(model: &InferenceModel) -> Result<Vec<GraphInput>> {
-    let outlets = model.input_outlets().map_err(model_err)?.to_vec();
-    let inputs = outlets
-        .iter()
-        .enumerate()
-        .map(|(ix, outlet)| {
-            let name = &model.node(outlet.node).name;
-            let role = if name.contains("input_ids") {
-                InputRole::Ids
-            } else if name.contains("attention_mask") {
-                InputRole::AttentionMask
-            } else if name.contains("token_type_ids") {
-                InputRole::TokenTypes
-            } else {
-                return Err(Error::Model(format!(
-                    "graph input '{name}' is not one of input_ids, attention_mask, token_type_ids"
-                )));
-            };
-            let declared = model
-                .input_fact(ix)
-                .ok()
-                .and_then(|f| f.datum_type.concretize());
-            let datum_type = match declared {
-                Some(DatumType::I32) => DatumType::I32,
-                _ => DatumType::I64,
-            };
-            Ok(GraphInput { role, datum_type })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    if !inputs.iter().any(|i| i.role == InputRole::Ids) {
-        return Err(Error::Model("graph has no input_ids input".into()));
-    }
-    Ok(inputs)
-}
-
-fn input_name(model: &InferenceModel, inputs: &[GraphInput], role: InputRole) -> Result<String> {
-    let ix = inputs
-        .iter()
-        .position(|i| i.role == role)
-        .ok_or_else(|| Error::Model(format!("graph has no {role:?} input")))?;
-    let outlet = model.input_outlets().map_err(model_err)?[ix];
-    Ok(model.node(outlet.node).name.clone())
-}
-
-/// Keeps only the output holding the token vectors and, if the manifest names one, the sentence
-/// vector's, so unused heads are pruned; returns whether the sentence vector is kept.
-fn select_outputs(
-    model: &mut InferenceModel,
-    tokens: Option<&str>,
-    sentence: Option<&str>,
-) -> Result<bool> {
-    let outlets = model.output_outlets().map_err(model_err)?.to_vec();
-    let named = |name: &str| {
-        outlets
-            .iter()
-            .find(|o| model.outlet_label(**o) == Some(name) || model.node(o.node).name == name)
-            .copied()
-            .ok_or_else(|| Error::Model(format!("graph has no output named '{name}'")))
-    };
-    let mut chosen = vec![match tokens {
-        None => *outlets
-            .first()
-            .ok_or_else(|| Error::Model("graph has no outputs".into()))?,
-        Some(name) => named(name)?,
-    }];
-    if let Some(name) = sentence {
-        chosen.push(named(name)?);
-    }
-    model.select_output_outlets(&chosen).map_err(model_err)?;
-    Ok(chosen.len() == 2)
 }
 
 /// A `[1, width]` sentence output as one L2-normalised vector.

@@ -7,6 +7,7 @@ mod export_config;
 mod manifest;
 pub mod onnx_graph;
 mod passages;
+mod plan;
 mod tokenize;
 
 pub use bundle::{sha256_digest, sha256_hex, Bundle};
