@@ -10,7 +10,9 @@ use tract_onnx::prelude::*;
 use super::manifest::Manifest;
 use super::onnx_graph::{self, ExternalData};
 pub use super::plan::Planning;
-use super::plan::{graph_inputs, input_name, plan, select_outputs, GraphInput, InputRole, Plans};
+use super::plan::{
+    graph_inputs, input_name, model_err, plan, select_outputs, GraphInput, InputRole, Plans,
+};
 use super::tokenize::Encoding;
 use crate::error::{Error, Result};
 
@@ -53,10 +55,6 @@ pub struct Encoder {
     max_length: usize,
     /// Whether the plan's second output is the text's sentence vector.
     has_sentence: bool,
-}
-
-pub(super) fn model_err(e: impl std::fmt::Display) -> Error {
-    Error::Model(format!("{e:#}"))
 }
 
 impl Encoder {

@@ -8,8 +8,12 @@ use std::sync::{Arc, Mutex};
 use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::infer::Factoid;
 
-use super::encoder::model_err;
 use crate::error::{Error, Result};
+
+/// A tract error as this crate's `Model` error, with tract's whole cause chain.
+pub(super) fn model_err(e: impl std::fmt::Display) -> Error {
+    Error::Model(format!("{e:#}"))
+}
 
 /// Which tensor a graph input wants, recognised by its ONNX name.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -81,28 +81,3 @@ test("after free() every call rejects with an EngineError saying so, in-thread a
     }
   }
 });
-
-test("an index that cannot grow rejects the add with an OutOfMemoryError and keeps what it had", async () => {
-  // wasm32 memory ends at 4 GiB. Fill the instance up from JavaScript until less is left than the
-  // index's arena needs to double, so the add's reservation fails (memory is reserved before any
-  // change), not the model's encode.
-  const { wasmMemory } = await import("../../www/lib/wasm.js");
-  const { syntheticIndex } = await import("../../www/pkg/colbert_wasm.js");
-  const r = await Retriever.fromBytes(bundle, { worker: false });
-  try {
-    // An index of 3,000 documents x 128 tokens (49 MB of int8 vectors, read into exactly that much),
-    // made without encoding.
-    await r.importIndex(syntheticIndex(3000, 128, manifest.dim, r.modelSha256));
-    const before = { size: r.size, passages: r.passageCount, tokens: r.tokenCount };
-    const memory = wasmMemory();
-    const page = 65536;
-    const leftPages = (32 << 20) / page; // 32 MiB: room to encode a note, not to double the arena
-    memory.grow(65536 - memory.buffer.byteLength / page - leftPages);
-    await rejects(r.add([{ id: "one-more", text: "the note that does not fit" }]), "OutOfMemoryError");
-    assert.deepEqual({ size: r.size, passages: r.passageCount, tokens: r.tokenCount }, before, "nothing of the refused add was stored");
-    assert.equal(await r.getDocument("one-more"), null);
-    assert.equal((await r.search("a query after the refusal", 3, { mode: "late" })).length, 3, "searches still work");
-  } finally {
-    r.free();
-  }
-});

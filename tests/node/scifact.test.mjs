@@ -21,7 +21,8 @@ test("judged SciFact documents rank at the top among distractors", async () => {
     if (!judged.has(d._id)) docs.push(d);
   }
 
-  const retriever = await Retriever.load(bundleDir);
+  // Two encoders (worker_threads): the abstracts are encoded on both cores of a small machine.
+  const retriever = await Retriever.load(bundleDir, { encoders: 2 });
   await retriever.add(docs.map((d) => ({ id: d._id, text: docText(d) })));
   assert.equal(retriever.size, docs.length);
   assert.equal(retriever.backend, "simd");

@@ -29,7 +29,7 @@ async function openedStats(share) {
   try {
     if (share) await call("shareCompiledWasm", [await compileWasm()]);
     await call("open", [{ url: pathToFileURL(bundleDir).href }, { gpu: false }]);
-    await call("add", [["n"], ["a shared module still encodes"], [""]]);
+    await call("add", [[{ id: "n", text: "a shared module still encodes" }]]);
     return (await call("search", ["shared module", 1])).stats;
   } finally {
     await worker.terminate();

@@ -8,4 +8,5 @@ mod common;
 mod add;
 mod hostile;
 mod indexer;
+mod memory;
 mod records;

@@ -102,9 +102,9 @@ export function checkMode(mode) {
   return mode;
 }
 
-/** importIndex's `texts`: a plain object of id -> text strings (or undefined). */
+/** importIndex's `texts`: a plain object of id -> text strings ({} when undefined: a caller's import must end with every document's words). */
 export function checkTexts(texts) {
-  if (texts === undefined) return undefined;
+  if (texts === undefined) return {};
   if (!isPlainObject(texts)) throw invalid(`texts must be a plain object of { id: text }, not ${describe(texts)}`);
   for (const [id, text] of Object.entries(texts)) checkString(text, `texts[${JSON.stringify(id)}]`);
   return texts;

@@ -78,8 +78,6 @@ export function initWasm() {
 let firstExports = null;
 /** Bytes of the first instance's linear memory: what loading grew it to (wasm memory never shrinks). */
 export const wasmMemoryBytes = () => firstExports?.memory.buffer.byteLength ?? 0;
-/** The first instance's `WebAssembly.Memory` (tests fill it to provoke an OutOfMemoryError). */
-export const wasmMemory = () => firstExports?.memory;
 
 /**
  * A new instance of the wasm with its own memory, behind its own copy of the JS glue (the glue keeps
