@@ -56,12 +56,17 @@ bindgen_and_opt() {
 }
 
 # Not target/ itself: cargo locks a target directory, so a native build there can run meanwhile.
-raw=$(cargo_build target/wasm-simd128 "")
+# The two builds run at once: much of a crate's compile is one thread (tract-core's front end alone
+# is minutes), so two builds side by side keep both cores of a small machine busy.
+raw=target/wasm-simd128/wasm32-unknown-unknown/$profile/colbert_wasm.wasm
 relaxed_raw=""
+cargo_build target/wasm-simd128 "" >/dev/null &
+simd_build=$!
 if [[ ${WASM_RELAXED:-1} != 0 ]]; then
   # .cargo/config.toml's flags plus relaxed-simd.
   relaxed_raw=$(cargo_build target/relaxed-simd "-C target-feature=+simd128,+relaxed-simd --cfg getrandom_backend=\"wasm_js\"")
 fi
+wait $simd_build
 
 stale() { [[ ! -f $out/colbert_wasm_bg.wasm || "$(cat $out/.stamp 2>/dev/null)" != "$stamp" ]] || { [[ -n $1 ]] && [[ $1 -nt $out/colbert_wasm_bg.wasm ]]; }; }
 if stale "$raw" || stale "$relaxed_raw"; then
