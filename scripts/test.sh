@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Every test: set up (idempotent), build the wasm package (the test profile: WASM_PROFILE=test, see
 # Cargo.toml), then native core tests, Node tests against the built package, and headless-Chromium
-# tests of the demo page. On a 2-core machine the suites overlap where one of them leaves a core idle:
-# the native tests build and run while the Node suite (one core) runs; Chromium's suite comes last.
+# tests of the demo page. On a 2-core machine the work overlaps so no core waits: the relaxed-simd wasm
+# compiles beside the Node suite (one core), the native tests build and run beside the Chromium suite;
+# the one Node test that runs the native indexer binary goes last. Each suite's failure is reported; any fails the run.
 # TEST_PROFILE=release tests the release build (what `npm run build` ships) the same way.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,27 +11,40 @@ started=$SECONDS
 phase() { printf '\033[1m[test]\033[0m %s (%d s so far)\n' "$*" $((SECONDS - started)); }
 bash scripts/setup.sh
 phase "set-up done"
-WASM_PROFILE=${TEST_PROFILE:-test} bash scripts/build.sh
-phase "wasm package built"
+export WASM_PROFILE=${TEST_PROFILE:-test}
+# The simd128 package first (Node runs it), then the relaxed-simd build compiles beside the Node suite.
+WASM_RELAXED=0 bash scripts/build.sh
+phase "simd128 package built"
+relaxed_log=$(mktemp)
+(bash scripts/build.sh --compile-only > "$relaxed_log" 2>&1) &
+relaxed=$!
+after_native=tests/node/indexer.test.mjs
+echo "== wasm package in Node (the relaxed-simd build compiles beside it)"
+node_status=0
+node --test $(ls tests/node/*.test.mjs | grep -vxF "$after_native") || node_status=$?
+phase "Node suite done"
+wait $relaxed || { cat "$relaxed_log"; exit 1; }
+rm -f "$relaxed_log"
+bash scripts/build.sh
+phase "package with both wasm builds"
 
 native_log=$(mktemp)
 # Set-up installed lavapipe, so a missing GPU adapter is a failure here, not a silent skip.
 (COLBERT_REQUIRE_GPU=1 cargo test --profile native-test > "$native_log" 2>&1) &
 native=$!
-echo "== wasm package in Node (native core tests building and running beside it)"
-node_status=0
-node --test tests/node/*.test.mjs || node_status=$?
-phase "Node suite done"
+echo "== demo page and package in Chromium (the native core tests build and run beside it)"
+browser_status=0
+node --test tests/browser/*.test.mjs || browser_status=$?
+phase "Chromium suite done"
 native_status=0
 wait $native || native_status=$?
 echo "== native core (cargo test), GPU kernel on Mesa lavapipe"
 grep -vE '^\s+(Compiling|Running|Doc-tests)|^running 0 tests|^test result: ok. 0 passed' "$native_log" || true
 rm -f "$native_log"
 phase "native suite done"
-echo "== demo page and package in Chromium"
-browser_status=0
-node --test tests/browser/*.test.mjs || browser_status=$?
-phase "Chromium suite done"
+echo "== the native indexer's file in the wasm package"
+node --test "$after_native" || node_status=$?
+phase "all done"
 if ((node_status || native_status || browser_status)); then
   echo "failed: node=$node_status native=$native_status chromium=$browser_status" >&2
   exit 1
