@@ -8,6 +8,7 @@ const BUNDLE_URL = new URL("../../models/default/", import.meta.url);
 const LEGACY_NOTES_KEY = "colbert-wasm-demo-notes";
 const INDEX_NAME = "colbert-wasm-demo";
 const EXPLAINED_HITS = 3;
+const NOTE_PREVIEW_CHARS = 600;
 const $ = (id) => document.getElementById(id);
 const SAMPLE_NOTES = [
   "Welcome! These notes live only in this browser. Add your own on the left and search on the right.",
@@ -70,7 +71,9 @@ function renderNotes() {
       li.dataset.id = id;
       const body = document.createElement("span");
       body.className = "note-text";
-      body.textContent = text;
+      // The list shows four lines of a note (style.css): laying out a 1 MB note whole would hold
+      // the page for seconds on every change, so only its start goes into the page.
+      body.textContent = text.length > NOTE_PREVIEW_CHARS ? `${text.slice(0, NOTE_PREVIEW_CHARS)}…` : text;
       li.append(body, button("Edit", () => startEdit(id)), button("Delete", () => deleteNote(id)));
       return li;
     }),
