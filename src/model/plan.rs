@@ -117,11 +117,54 @@ fn plan_fixed(
 }
 
 fn optimise(model: InferenceModel) -> Result<Arc<TypedRunnableModel>> {
-    model
+    let mut typed = model.into_typed().map_err(model_err)?;
+    cumsum_over_integers(&mut typed).map_err(model_err)?;
+    typed
         .into_optimized()
         .map_err(model_err)?
         .into_runnable()
         .map_err(model_err)
+}
+
+/// tract-onnx reads every ONNX `Cast` to int64 as a cast to its symbolic-dimension type (`TDim`), so
+/// shape arithmetic stays symbolic; but tract's `CumSum` sums numbers only. RoBERTa-family graphs
+/// (XLM-R ColBERTs) from torch's default exporter compute position ids as a cumulative sum of an
+/// int64-cast padding mask, and failed with "CumSum: TDim is not a number". Such a sum runs on i64
+/// and its result goes back to `TDim`, so the rest of the graph sees the types it was typed with.
+fn cumsum_over_integers(model: &mut TypedModel) -> TractResult<()> {
+    use tract_onnx::tract_core::internal::TypedModelPatch;
+    use tract_onnx::tract_core::ops::array::CumSum;
+    use tract_onnx::tract_core::ops::cast::cast;
+    let over_dims: Vec<usize> = model
+        .nodes()
+        .iter()
+        .filter(|node| node.op_is::<CumSum>())
+        .filter(|node| {
+            model
+                .outlet_fact(node.inputs[0])
+                .is_ok_and(|fact| fact.datum_type == TDim::datum_type())
+        })
+        .map(|node| node.id)
+        .collect();
+    for id in over_dims {
+        let node = model.node(id).clone();
+        let mut patch = TypedModelPatch::default();
+        let dims = patch.tap_model(model, node.inputs[0])?;
+        let ints = patch.wire_node(
+            format!("{}.to_i64", node.name),
+            cast(i64::datum_type()),
+            &[dims],
+        )?;
+        let sums = patch.wire_node(format!("{}.on_i64", node.name), node.op.clone(), &ints)?;
+        let back = patch.wire_node(
+            format!("{}.to_dim", node.name),
+            cast(TDim::datum_type()),
+            &sums,
+        )?;
+        patch.shunt_outside(model, OutletId::new(id, 0), back[0])?;
+        patch.apply(model)?;
+    }
+    Ok(())
 }
 
 /// The graph's own symbol for the sequence axis (so its internal shape expressions unify with the

@@ -1,6 +1,7 @@
 //! The loader against what real exporters write: every graph of `../shared/fixtures/exports`
 //! (BERT and ModernBERT, torch's dynamo and TorchScript exporters, sdpa and eager attention, fp32
-//! with external data and int8) runs and gives onnxruntime's rows.
+//! with external data and int8) and of this repository's `tests/fixtures/exports` (RoBERTa, made by
+//! `scripts/make_roberta_exports.py`) runs and gives onnxruntime's rows.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -20,16 +21,23 @@ fn exports_dir() -> PathBuf {
     dir
 }
 
+/// The RoBERTa graphs kept in this repository.
+fn repo_exports_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/exports")
+}
+
+/// Every fixture folder of both roots.
 fn fixture_folders() -> Vec<PathBuf> {
-    let mut folders: Vec<PathBuf> = std::fs::read_dir(exports_dir())
-        .unwrap()
+    let mut folders: Vec<PathBuf> = [exports_dir(), repo_exports_dir()]
+        .iter()
+        .flat_map(|root| std::fs::read_dir(root).unwrap())
         .map(|e| e.unwrap().path())
         .filter(|p| p.join("reference.json").exists())
         .collect();
     folders.sort();
     assert!(
-        folders.len() >= 8,
-        "expected the 8 export fixtures, found {}",
+        folders.len() >= 12,
+        "expected the 8 shared and 4 RoBERTa export fixtures, found {}",
         folders.len()
     );
     folders
@@ -174,8 +182,12 @@ fn every_int8_export_matches_onnxruntime() {
 fn the_per_length_fallback_gives_the_same_rows() {
     // The fallback for graphs tract cannot plan with a symbolic length, forced on graphs of both
     // architectures and exporters (one plan per sequence length, cached).
-    for name in ["bert-sdpa-default", "modernbert-eager-torchscript"] {
-        let folder = exports_dir().join(name);
+    for folder in [
+        exports_dir().join("bert-sdpa-default"),
+        exports_dir().join("modernbert-eager-torchscript"),
+        repo_exports_dir().join("roberta-sdpa-default"),
+    ] {
+        let name = folder.file_name().unwrap().to_string_lossy().into_owned();
         for (file, precision) in [("model.onnx", "fp32"), ("model_int8.onnx", "int8")] {
             let d = check_graph_planned(&folder, file, precision, Planning::PerLength);
             let bound = if precision == "fp32" { 1e-4 } else { 1e-3 };
@@ -186,7 +198,7 @@ fn the_per_length_fallback_gives_the_same_rows() {
 
 #[test]
 fn embedding_table_is_found_in_every_export() {
-    let expected = BTreeMap::from([("bert", 30522), ("modernbert", 2048)]);
+    let expected = BTreeMap::from([("bert", 30522), ("modernbert", 2048), ("roberta", 2048)]);
     for folder in fixture_folders() {
         let name = folder.file_name().unwrap().to_string_lossy().into_owned();
         let rows = expected[name.split('-').next().unwrap()];

@@ -1,7 +1,9 @@
-// The real-exporter fixtures (../shared/fixtures/exports, see its README) as bundles: a manifest made
-// here for each graph, the tokenizer it pairs with (BERT: the default bundle's WordPiece vocabulary of
-// the same size; ModernBERT: the byte-level BPE of tests/fixtures/tokenizers, 2048 ids), and the
-// graph's external data file when it has one. Shared by the Node conformance and CLI tests.
+// The real-exporter fixtures (../shared/fixtures/exports, see its README, and this repository's
+// tests/fixtures/exports: the RoBERTa graphs of scripts/make_roberta_exports.py) as bundles: a manifest
+// made here for each graph, the tokenizer it pairs with (BERT: the default bundle's WordPiece
+// vocabulary of the same size; ModernBERT and RoBERTa: the byte-level BPE of tests/fixtures/tokenizers,
+// 2048 ids), and the graph's external data file when it has one. Shared by the Node conformance and
+// CLI tests.
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -9,13 +11,17 @@ import { bundleDir, repoRoot } from "./helpers.mjs";
 
 export const exportsDir = process.env.COLBERT_EXPORTS_DIR ?? `${repoRoot}../shared/fixtures/exports/`;
 
-export const fixtureFolders = () =>
-  readdirSync(exportsDir)
-    .filter((name) => existsSync(join(exportsDir, name, "reference.json")))
-    .sort();
+const exportRoots = [exportsDir, `${repoRoot}tests/fixtures/exports/`];
+const graphsIn = (root) => (existsSync(root) ? readdirSync(root) : []).filter((name) => existsSync(join(root, name, "reference.json")));
+
+/** Every fixture folder's name, of both roots. */
+export const fixtureFolders = () => exportRoots.flatMap(graphsIn).sort();
+
+/** The folder `name` of whichever root holds it. */
+export const fixtureDir = (name) => join(exportRoots.find((root) => graphsIn(root).includes(name)), name);
 
 export const tokenizerFor = (folder) =>
-  folder.startsWith("modernbert")
+  /^(modernbert|roberta)/.test(folder)
     ? join(repoRoot, "tests/fixtures/tokenizers/bpe.json")
     : join(bundleDir, "tokenizer.json");
 
@@ -24,7 +30,7 @@ const entry = (path, bytes) => ({ path, sha256: sha256(bytes), bytes: bytes.leng
 
 /** `{ bundle, reference }`: the bytes `Retriever.fromBytes` takes for `folder/file`, and its reference. */
 export function fixtureBundle(folder, file) {
-  const dir = join(exportsDir, folder);
+  const dir = fixtureDir(folder);
   const reference = JSON.parse(readFileSync(join(dir, "reference.json"), "utf8"));
   const model = new Uint8Array(readFileSync(join(dir, file)));
   const tokenizer = new Uint8Array(readFileSync(tokenizerFor(folder)));
