@@ -3,7 +3,7 @@
 # Cargo.toml), then native core tests, Node tests against the built package, and headless-Chromium
 # tests of the demo page. On a 2-core machine the work overlaps so no core waits: the relaxed-simd wasm
 # compiles beside the Node suite (one core), the native tests build and run beside the Chromium suite;
-# the one Node test that runs the native indexer binary goes last. Each suite's failure is reported; any fails the run.
+# the tests that run the native indexer binary go last (it is built by the native suite). Each suite's failure is reported; any fails the run.
 # TEST_PROFILE=release tests the release build (what `npm run build` ships) the same way.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,10 +18,12 @@ phase "simd128 package built"
 relaxed_log=$(mktemp)
 (bash scripts/build.sh --compile-only > "$relaxed_log" 2>&1) &
 relaxed=$!
-after_native=tests/node/indexer.test.mjs
+# Tests that run the native indexer binary wait for the native suite, which builds it.
+after_native="tests/node/indexer.test.mjs tests/browser/pool.test.mjs"
+without_after_native() { ls "$@" | grep -vxF -e ${after_native// / -e }; }
 echo "== wasm package in Node (the relaxed-simd build compiles beside it)"
 node_status=0
-node --test $(ls tests/node/*.test.mjs | grep -vxF "$after_native") || node_status=$?
+node --test $(without_after_native tests/node/*.test.mjs) || node_status=$?
 phase "Node suite done"
 wait $relaxed || { cat "$relaxed_log"; exit 1; }
 rm -f "$relaxed_log"
@@ -34,7 +36,7 @@ native_log=$(mktemp)
 native=$!
 echo "== demo page and package in Chromium (the native core tests build and run beside it)"
 browser_status=0
-node --test tests/browser/*.test.mjs || browser_status=$?
+node --test $(without_after_native tests/browser/*.test.mjs) || browser_status=$?
 phase "Chromium suite done"
 native_status=0
 wait $native || native_status=$?
@@ -42,8 +44,8 @@ echo "== native core (cargo test), GPU kernel on Mesa lavapipe"
 grep -vE '^\s+(Compiling|Running|Doc-tests)|^running 0 tests|^test result: ok. 0 passed' "$native_log" || true
 rm -f "$native_log"
 phase "native suite done"
-echo "== the native indexer's file in the wasm package"
-node --test "$after_native" || node_status=$?
+echo "== the native indexer's file in the wasm package, in Node and in Chromium"
+node --test $after_native || node_status=$?
 phase "all done"
 if ((node_status || native_status || browser_status)); then
   echo "failed: node=$node_status native=$native_status chromium=$browser_status" >&2
