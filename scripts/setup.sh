@@ -4,7 +4,8 @@
 #   2. wasm-bindgen-cli at exactly the version in Cargo.lock
 #   3. npm dev dependencies (playwright-core, binaryen's wasm-opt)
 #   4. Chromium for the browser tests (Debian package; playwright's own download cannot work offline)
-#   5. the default model bundle in models/default (scripts/build-model.sh)
+#   5. Qdrant Edge in .cache/venv-qdrant (the Qdrant hand-off's parity test)
+#   6. the default model bundle in models/default (scripts/build-model.sh)
 # Pass --no-browser to skip Chromium (e.g. for `npm start` or `npm run eval`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -66,5 +67,12 @@ if [[ $want_browser == 1 ]] && ! command -v chromium >/dev/null && [[ -z "${CHRO
   apt_install chromium || die "no chromium: install it (Debian: apt-get install chromium) or set CHROMIUM_PATH"
 fi
 
-# --- 5. default model bundle --------------------------------------------------------------------
+# --- 5. Qdrant Edge (Qdrant's engine in-process) for the hand-off's parity test -------------------
+if [[ $want_browser == 1 ]] && ! .cache/venv-qdrant/bin/python -c "import qdrant_edge" 2>/dev/null; then
+  say "Qdrant Edge (qdrant-edge-py) for the Qdrant parity test"
+  python3 -m venv .cache/venv-qdrant
+  .cache/venv-qdrant/bin/pip install -q --disable-pip-version-check "qdrant-edge-py==0.9.0"
+fi
+
+# --- 6. default model bundle --------------------------------------------------------------------
 bash scripts/build-model.sh

@@ -19,7 +19,7 @@ relaxed_log=$(mktemp)
 (bash scripts/build.sh --compile-only > "$relaxed_log" 2>&1) &
 relaxed=$!
 # Tests that run the native indexer binary wait for the native suite, which builds it.
-after_native="tests/node/indexer.test.mjs tests/browser/pool.test.mjs"
+after_native="tests/node/indexer.test.mjs tests/node/qdrant.test.mjs tests/browser/pool.test.mjs"
 without_after_native() { ls "$@" | grep -vxF -e ${after_native// / -e }; }
 echo "== wasm package in Node (the relaxed-simd build compiles beside it)"
 node_status=0

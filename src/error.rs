@@ -33,6 +33,9 @@ pub enum Error {
     /// Caller input that cannot be served (empty id, mismatched lengths, k = 0...).
     #[error("invalid input: {0}")]
     InvalidInput(String),
+    /// A remote engine (a Qdrant server) refused a request or could not be reached.
+    #[error("remote engine: {0}")]
+    Remote(String),
 }
 
 impl Error {
@@ -47,6 +50,7 @@ impl Error {
             Error::Gpu(_) => "GpuError",
             Error::InvalidInput(_) => "InvalidInputError",
             Error::OutOfMemory(_) => "OutOfMemoryError",
+            Error::Remote(_) => "RemoteError",
         }
     }
 }

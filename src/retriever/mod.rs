@@ -217,6 +217,22 @@ impl Retriever {
         self.encoder.encode(&self.tokenizer.encode(text, kind)?)
     }
 
+    /// The query's token vectors, one row each: what MaxSim scores documents with, in the shape a
+    /// multivector engine takes (Qdrant's `query` for a `max_sim` collection).
+    pub fn query_vectors(&self, text: &str) -> Result<Vec<Vec<f32>>> {
+        let vectors = self.encode(text, TextKind::Query)?;
+        Ok(vectors
+            .data
+            .chunks_exact(vectors.dim.max(1))
+            .map(<[f32]>::to_vec)
+            .collect())
+    }
+
+    /// The index itself, read-only (an export reads passages and vectors from it).
+    pub fn store(&self) -> &TokenStore {
+        &self.store
+    }
+
     /// Encodes and stores documents; a long one is split into overlapping passages. All-or-nothing:
     /// if any document fails, none is stored.
     pub fn add_documents<S: AsRef<str>>(&mut self, docs: &[(S, S)]) -> Result<()> {

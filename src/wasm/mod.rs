@@ -396,6 +396,12 @@ impl Retriever {
         })
     }
 
+    /// The query's token vectors, one array per token (what a `max_sim` multivector engine takes).
+    #[wasm_bindgen(js_name = encodeQuery)]
+    pub fn encode_query(&self, text: &str) -> JsResult<JsValue> {
+        to_js(&self.borrow().query_vectors(text)?)
+    }
+
     /// The encoder's rows (row-major, `dim` per token) for exactly these token ids: for parity checks.
     #[wasm_bindgen(js_name = encodeIds)]
     pub fn encode_ids(&self, ids: Vec<u32>) -> JsResult<Vec<f32>> {

@@ -4,7 +4,8 @@ import { fileURLToPath } from "node:url";
 
 export const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
 export const bundleDir = process.env.COLBERT_BUNDLE_DIR ?? `${repoRoot}models/default/`;
-export const scifactDir = process.env.SCIFACT_DIR ?? `${repoRoot}../shared/data/scifact/`;
+export const sharedDir = process.env.COLBERT_SHARED_DIR ?? `${repoRoot}../shared/`;
+export const scifactDir = process.env.SCIFACT_DIR ?? `${sharedDir}data/scifact/`;
 
 export function readBundle() {
   const read = (name) => new Uint8Array(readFileSync(bundleDir + name));

@@ -155,7 +155,7 @@ fn the_indexer_reports_progress_and_names_a_file_that_is_not_utf8() {
         "only the undecodable file is named: {stderr}"
     );
     assert!(
-        stderr.contains("encoded 2/2 passages"),
+        stderr.contains("passages encoded: 2/2"),
         "progress lines: {stderr}"
     );
     let mut retriever = crate::common::load_default();

@@ -85,6 +85,10 @@ export const METHODS = {
     },
     result: nothing,
   },
+  encodeQuery: {
+    check: (text) => [checkString(text, "text")],
+    run: ({ inner }, text) => inner.encodeQuery(text),
+  },
   encodeIds: {
     check: (tokenIds) => [checkTokenIds(tokenIds)],
     run: ({ inner }, tokenIds) => inner.encodeIds(tokenIds),

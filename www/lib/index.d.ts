@@ -204,6 +204,14 @@ export class Retriever {
   setBackend(backend: "auto" | Backend): Promise<void>;
   /** Destroys the WebGPU device as a driver reset would: for tests of the CPU fallback. */
   destroyGpuForTesting(): Promise<void>;
+  /**
+   * The query's token vectors, one `number[]` (the model's `dim`) per token, exactly what `search`
+   * scores documents with: the shape Qdrant's query API takes for a multivector `max_sim` collection
+   * (`client.query(name, { query: await retriever.encodeQuery(text) })`, see the README's "Scale").
+   * A collection written by the native indexer records `modelSha256`: compare it with this
+   * retriever's before querying (vectors of another model rank nonsense).
+   */
+  encodeQuery(text: string): Promise<number[][]>;
   /** The encoder's rows (`dim` per token) for exactly these token ids: for parity checks. Ids are
    *  integers inside the model's embedding table, 1 to the manifest's longest length of them
    *  (else `InvalidInputError`). */

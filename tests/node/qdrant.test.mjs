@@ -1,0 +1,237 @@
+// The hand-off to Qdrant: the native indexer (`colbert-wasm index --qdrant`) writes a collection
+// for its model and resumes, replaces, retries and refuses as a user expects, every request it sends
+// valid against Qdrant's published OpenAPI document (fake-qdrant.mjs: no server runs here); the
+// package's encodeQuery feeds Qdrant's query API as the README shows; and Qdrant's own engine (Qdrant
+// Edge, the server's shard code in-process) ranks the uploaded points as the package's MaxSim does.
+// Runs after the native suite, which builds the indexer.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { QdrantClient } from "@qdrant/js-client-rest";
+import { Retriever } from "colbert-wasm";
+import { startFakeQdrant } from "./fake-qdrant.mjs";
+import { bundleDir, docText, readBundle, readJsonl, repoRoot, scifactDir } from "./helpers.mjs";
+
+const INDEXER = process.env.COLBERT_INDEXER ?? `${repoRoot}target/native-test/colbert-wasm`;
+const EDGE_PYTHON = process.env.QDRANT_EDGE_PYTHON ?? `${repoRoot}.cache/venv-qdrant/bin/python`;
+
+/** Runs the indexer (asynchronously: the fake server answers in this process). */
+async function index(vault, ...args) {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(INDEXER, ["index", vault, "--bundle", bundleDir, ...args]);
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+function vaultOf(notes) {
+  const vault = mkdtempSync(join(tmpdir(), "colbert-qdrant-"));
+  for (const [name, text] of Object.entries(notes)) writeFileSync(join(vault, name), text);
+  return vault;
+}
+
+const LONG = Array.from({ length: 40 }, (_, i) => `Paragraph ${i} of the garden diary: the tomatoes, the beans and the weather on day ${i}.`).join("\n\n");
+const NOTES = {
+  "bread.md": "Feed the sourdough starter with flour and water every morning.",
+  "bike.txt": "Replace the bicycle chain once it stretches past half a percent.",
+  "garden.md": LONG,
+};
+
+async function withQdrant(run) {
+  assert.ok(existsSync(INDEXER), `no indexer at ${INDEXER} (cargo test --profile native-test builds it)`);
+  const qdrant = await startFakeQdrant();
+  try {
+    await run(qdrant);
+    assert.deepEqual(qdrant.violations, [], "every request valid against Qdrant's OpenAPI document");
+  } finally {
+    await qdrant.close();
+  }
+}
+
+const upserts = (qdrant) => qdrant.requests.filter((r) => r.method === "PUT" && r.path.endsWith("/points"));
+
+test("the indexer creates a max_sim collection for its model, uploads every passage with its payload, and a second run sends nothing", async () => {
+  const vault = vaultOf(NOTES);
+  const retriever = await Retriever.fromBytes(readBundle(), { worker: false });
+  try {
+    await withQdrant(async (qdrant) => {
+      const out = join(vault, "notes.cwix");
+      const first = await index(vault, "-o", out, "--qdrant", qdrant.url, "--collection", "notes", "--batch", "4");
+      assert.equal(first.code, 0, first.stderr);
+      assert.match(first.stderr, /Qdrant collection 'notes' at .*: created/);
+      assert.match(first.stderr, /points uploaded: \d+\/\d+ \(100%\)/);
+      const { config, points, indexes } = qdrant.collections.get("notes");
+      await retriever.importIndex(new Uint8Array(readFileSync(out)));
+      const [query] = await retriever.encodeQuery("sourdough starter");
+      assert.deepEqual(config.vectors, { size: query.length, distance: "Dot", datatype: "float32", multivector_config: { comparator: "max_sim" } });
+      assert.deepEqual(config.metadata.colbert_wasm, { model_sha256: retriever.modelSha256, precision: "int8", dim: query.length });
+      assert.equal(indexes.doc_id, "keyword");
+      assert.equal(points.size, retriever.passageCount, "one point per passage");
+      assert.ok(retriever.passageCount > 3, "the long note is several passages");
+      assert.ok(upserts(qdrant).every((r) => r.body.points.length <= 4), "batches of --batch points");
+      for (const point of points.values()) {
+        const { doc_id, path, passage, text, content_hash } = point.payload;
+        assert.equal(path, doc_id);
+        assert.ok(NOTES[doc_id].includes(text) && text.length > 0, `${doc_id} #${passage}: the passage's own text`);
+        assert.match(content_hash, /^[0-9a-f]{64}$/);
+        assert.ok(point.vector.every((row) => row.length === query.length));
+      }
+      const sent = qdrant.requests.length;
+      const second = await index(vault, "--qdrant", qdrant.url, "--collection", "notes");
+      assert.equal(second.code, 0, second.stderr);
+      assert.match(second.stdout, /3 files: 0 encoded, 3 unchanged/);
+      assert.match(second.stdout, /0 documents uploaded \(0 points\), 3 unchanged/);
+      assert.ok(qdrant.requests.slice(sent).every((r) => r.method === "GET" || r.path.endsWith("/scroll")), "a resumed run only reads");
+    });
+  } finally {
+    retriever.free();
+    rmSync(vault, { recursive: true });
+  }
+});
+
+test("a changed note's old points are deleted and its new ones uploaded; transient failures are retried", async () => {
+  const vault = vaultOf(NOTES);
+  try {
+    await withQdrant(async (qdrant) => {
+      assert.equal((await index(vault, "--qdrant", qdrant.url, "--collection", "notes")).code, 0);
+      const { points } = qdrant.collections.get("notes");
+      const gardenBefore = [...points.values()].filter((p) => p.payload.doc_id === "garden.md").length;
+      writeFileSync(join(vault, "garden.md"), "The garden diary is now one line: beans again.");
+      qdrant.failNext("PUT", /\/points$/, 503, 2);
+      const sent = qdrant.requests.length;
+      const changed = await index(vault, "--qdrant", qdrant.url, "--collection", "notes");
+      assert.equal(changed.code, 0, changed.stderr);
+      assert.match(changed.stdout, /1 documents uploaded \(1 points\), 2 unchanged/);
+      assert.match(changed.stderr, /Qdrant did not answer: trying again in 0\.5 s[\s\S]*trying again in 1\.0 s/);
+      const deletes = qdrant.requests.slice(sent).filter((r) => r.path.endsWith("/points/delete"));
+      assert.deepEqual(deletes.map((r) => r.body.filter.must[0].match.value), ["garden.md"]);
+      const garden = [...points.values()].filter((p) => p.payload.doc_id === "garden.md");
+      assert.ok(gardenBefore > 1);
+      assert.deepEqual(garden.map((p) => p.payload.text), ["The garden diary is now one line: beans again."]);
+      assert.equal(points.size, 3);
+    });
+  } finally {
+    rmSync(vault, { recursive: true });
+  }
+});
+
+test("a collection of another model, or not made by colbert-wasm, is refused before anything is sent", async () => {
+  const vault = vaultOf(NOTES);
+  try {
+    await withQdrant(async (qdrant) => {
+      const vectors = { size: 128, distance: "Dot", multivector_config: { comparator: "max_sim" } };
+      const other = { model_sha256: "0".repeat(64), precision: "int8", dim: 128 };
+      qdrant.collections.set("other", { config: { vectors, metadata: { colbert_wasm: other } }, points: new Map(), indexes: {} });
+      qdrant.collections.set("foreign", { config: { vectors }, points: new Map(), indexes: {} });
+      const refused = await index(vault, "--qdrant", qdrant.url, "--collection", "other");
+      assert.equal(refused.code, 1);
+      assert.match(refused.stderr, /InvalidInputError: .*'other' holds vectors of another model_sha256/);
+      const foreign = await index(vault, "--qdrant", qdrant.url, "--collection", "foreign");
+      assert.match(foreign.stderr, /InvalidInputError: .*'foreign' was not made by colbert-wasm/);
+      const badName = await index(vault, "--qdrant", qdrant.url, "--collection", "../admin");
+      assert.match(badName.stderr, /collection name '..\/admin'/);
+      assert.equal(upserts(qdrant).length, 0);
+      qdrant.failNext("GET", /^\/collections\/notes$/, 503, 6);
+      const down = await index(vault, "--qdrant", qdrant.url, "--collection", "notes");
+      assert.equal(down.code, 1);
+      assert.match(down.stderr, /RemoteError: .*HTTP 503.*after 6 attempts; run again to resume/);
+    });
+  } finally {
+    rmSync(vault, { recursive: true });
+  }
+});
+
+test("encodeQuery gives the query's token vectors in the shape Qdrant's query API takes (the README's example)", async () => {
+  const retriever = await Retriever.fromBytes(readBundle(), { worker: false });
+  try {
+    await withQdrant(async (qdrant) => {
+      const vectors = await retriever.encodeQuery("sourdough starter");
+      assert.ok(vectors.length > 2 && vectors.every((v) => v.length === vectors[0].length));
+      const norms = vectors.map((v) => Math.hypot(...v));
+      assert.ok(norms.every((n) => Math.abs(n - 1) < 1e-3), "normalised, as the documents are");
+      await assert.rejects(retriever.encodeQuery(42), { name: "InvalidInputError" });
+      const client = new QdrantClient({ url: qdrant.url, checkCompatibility: false });
+      qdrant.collections.set("notes", { config: { vectors: { size: vectors[0].length } }, points: new Map(), indexes: {} });
+      await client.query("notes", { query: vectors, limit: 10, with_payload: true });
+      const sent = qdrant.requests.at(-1);
+      assert.equal(sent.path, "/collections/notes/points/query");
+      assert.deepEqual(sent.body.query, vectors);
+    });
+  } finally {
+    retriever.free();
+  }
+});
+
+/** Qdrant Edge's answers (see qdrant_edge.py): per query, [doc_id, score] best first. */
+async function edgeRanks(job) {
+  const dir = mkdtempSync(join(tmpdir(), "colbert-edge-"));
+  try {
+    writeFileSync(join(dir, "job.json"), JSON.stringify(job));
+    const script = `${repoRoot}tests/node/qdrant_edge.py`;
+    const { stdout } = await promisify(execFile)(EDGE_PYTHON, [script, join(dir, "job.json")], { maxBuffer: 1 << 28 });
+    return JSON.parse(stdout);
+  } finally {
+    rmSync(dir, { recursive: true });
+  }
+}
+
+// A SciFact sample: the first documents of the corpus and queries (no selection, nothing tuned).
+const PARITY_DOCS = 240;
+const PARITY_QUERIES = 40;
+
+for (const [precision, tolerance] of [["f32", 1e-4], ["int8", 2e-2]]) {
+  test(`Qdrant Edge ranks the uploaded ${precision} points as the package's MaxSim does (top 10, SciFact sample)`, async () => {
+    assert.ok(existsSync(EDGE_PYTHON), `no Python with qdrant-edge-py at ${EDGE_PYTHON} (scripts/setup.sh makes it)`);
+    const docs = readJsonl(`${scifactDir}corpus.jsonl`).slice(0, PARITY_DOCS);
+    const queries = readJsonl(`${scifactDir}queries.jsonl`).slice(0, PARITY_QUERIES).map((q) => q.text);
+    const vault = vaultOf(Object.fromEntries(docs.map((d) => [`${d._id}.txt`, docText(d)])));
+    const retriever = await Retriever.fromBytes(readBundle(), { worker: false });
+    try {
+      await withQdrant(async (qdrant) => {
+        const out = join(vault, "index.cwix");
+        const run = await index(vault, "--precision", precision, "-o", out, "--qdrant", qdrant.url, "--collection", "scifact");
+        assert.equal(run.code, 0, run.stderr);
+        await retriever.importIndex(new Uint8Array(readFileSync(out)));
+        assert.equal(retriever.precision, precision);
+        const { config, points } = qdrant.collections.get("scifact");
+        const ours = [];
+        const queryVectors = [];
+        for (const q of queries) {
+          ours.push(await retriever.search(q, 10, { mode: "late" }));
+          queryVectors.push(await retriever.encodeQuery(q));
+        }
+        const edge = await edgeRanks({ collection: config, points: [...points.values()], queries: queryVectors });
+        let same = 0;
+        let worstGap = 0;
+        let worstScore = 0;
+        for (const [i, hits] of ours.entries()) {
+          const edgeScore = new Map(edge[i]);
+          const edgeTop = edge[i].slice(0, 10).map(([id]) => id);
+          const ourTop = hits.map((h) => h.id);
+          same += ourTop.filter((id, r) => edgeTop[r] === id).length;
+          const tenth = edge[i][9][1];
+          // Where the lists differ, the package's pick must score (in Qdrant) within `tolerance` of
+          // Qdrant's tenth: a near tie, not another ranking.
+          for (const hit of hits) {
+            const theirs = edgeScore.get(hit.id);
+            worstScore = Math.max(worstScore, Math.abs(theirs - hit.score) / Math.abs(theirs));
+            worstGap = Math.max(worstGap, (tenth - theirs) / Math.abs(tenth));
+          }
+        }
+        console.log(`# ${precision}: ${points.size} points, ${queries.length} queries: ${same}/${queries.length * 10} top-10 places identical; ` +
+          `worst shortfall below Qdrant's 10th ${worstGap.toExponential(2)}, worst score difference ${worstScore.toExponential(2)} (relative)`);
+        assert.ok(worstGap <= tolerance, `a package top-10 document scores ${worstGap} below Qdrant's tenth`);
+        assert.ok(worstScore <= tolerance, `scores differ by ${worstScore}`);
+        if (precision === "f32") assert.ok(same >= queries.length * 10 * 0.98, `${same} places identical`);
+      });
+    } finally {
+      retriever.free();
+      rmSync(vault, { recursive: true });
+    }
+  });
+}
