@@ -167,12 +167,12 @@ test("encodeQuery gives the query's token vectors in the shape Qdrant's query AP
   }
 });
 
-/** Qdrant Edge's answers (see qdrant_edge.py): per query, [doc_id, score] best first. */
+/** Qdrant Edge's answers (see edge_ranks.py): per query, [doc_id, score] best first. */
 async function edgeRanks(job) {
   const dir = mkdtempSync(join(tmpdir(), "colbert-edge-"));
   try {
     writeFileSync(join(dir, "job.json"), JSON.stringify(job));
-    const script = `${repoRoot}tests/node/qdrant_edge.py`;
+    const script = `${repoRoot}tests/node/edge_ranks.py`;
     const { stdout } = await promisify(execFile)(EDGE_PYTHON, [script, join(dir, "job.json")], { maxBuffer: 1 << 28 });
     return JSON.parse(stdout);
   } finally {
@@ -181,10 +181,10 @@ async function edgeRanks(job) {
 }
 
 // A SciFact sample: the first documents of the corpus and queries (no selection, nothing tuned).
-const PARITY_DOCS = 240;
+const PARITY_DOCS = 160;
 const PARITY_QUERIES = 40;
 
-for (const [precision, tolerance] of [["f32", 1e-4], ["int8", 2e-2]]) {
+for (const [precision, tolerance] of [["f32", 1e-4], ["int8", 5e-3]]) {
   test(`Qdrant Edge ranks the uploaded ${precision} points as the package's MaxSim does (top 10, SciFact sample)`, async () => {
     assert.ok(existsSync(EDGE_PYTHON), `no Python with qdrant-edge-py at ${EDGE_PYTHON} (scripts/setup.sh makes it)`);
     const docs = readJsonl(`${scifactDir}corpus.jsonl`).slice(0, PARITY_DOCS);
