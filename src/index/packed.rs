@@ -110,8 +110,8 @@ impl Int8Tokens {
         tokens: usize,
         values: usize,
     ) -> Result<(), std::collections::TryReserveError> {
-        self.codes.try_reserve(values)?;
-        self.scales.try_reserve(tokens)
+        reserve(&mut self.codes, values)?;
+        reserve(&mut self.scales, tokens)
     }
 
     fn append(&mut self, other: &Int8Tokens) {
@@ -224,11 +224,11 @@ impl PackedTokens {
     ) -> Result<(), std::collections::TryReserveError> {
         let values = tokens.saturating_mul(dim);
         match self {
-            PackedTokens::F32(data) => data.try_reserve(values),
-            PackedTokens::F16(data) => data.try_reserve(values),
+            PackedTokens::F32(data) => reserve(data, values),
+            PackedTokens::F16(data) => reserve(data, values),
             PackedTokens::Int8(t) => t.try_reserve(tokens, values),
             PackedTokens::Binary { bits, rerank } => {
-                bits.try_reserve(tokens.saturating_mul(words_per_token(dim)))?;
+                reserve(bits, tokens.saturating_mul(words_per_token(dim)))?;
                 rerank.try_reserve(tokens, values)
             }
         }
@@ -307,6 +307,16 @@ pub fn pack_signs(row: &[f32]) -> Vec<u32> {
 }
 
 /// The rows (each `width` long) inside `keep`, concatenated.
+/// Room for `additional` more values. Doubling first (amortised O(1) appends), but a doubling that
+/// would pass `isize::MAX` bytes is refused outright (capacity overflow): on wasm32 that stopped every
+/// arena at 1 GiB, a quarter of the address space. Past that, grow by an eighth, then by exactly
+/// what is asked, so an arena fills up to the 2 GiB one allocation can hold.
+pub fn reserve<T>(data: &mut Vec<T>, additional: usize) -> Result<(), std::collections::TryReserveError> {
+    data.try_reserve(additional)
+        .or_else(|_| data.try_reserve_exact(additional.max(data.len() / 8)))
+        .or_else(|_| data.try_reserve_exact(additional))
+}
+
 fn gather<T: Copy>(data: &[T], width: usize, keep: &[Range<usize>]) -> Vec<T> {
     keep.iter()
         .flat_map(|r| &data[r.start * width..r.end * width])

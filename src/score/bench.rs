@@ -2,7 +2,7 @@
 //! a multiply-add loop that measures the machine's SIMD peak, shared by the native bench and the
 //! wasm one (`npm run bench:maxsim`).
 
-use crate::index::{whole_text_passage, Precision, TokenStore};
+use crate::index::{whole_text_passage, Precision, StagedDocument, TokenStore};
 use crate::model::TokenVectors;
 
 /// `n` unit-length rows of `dim` values from a seeded LCG.
@@ -62,7 +62,7 @@ pub fn synthetic_store(
     dim: usize,
     precision: Precision,
     seed: u64,
-) -> TokenStore {
+) -> crate::Result<TokenStore> {
     let mut seed = seed;
     let mut store = TokenStore::new(precision, dim);
     for i in 0..docs {
@@ -70,9 +70,13 @@ pub fn synthetic_store(
         let text = synthetic_text(words_for_tokens(tokens), &mut seed);
         let mut passage = whole_text_passage(&text, vectors);
         passage.sentence = Some(synthetic_vectors(1, SENTENCE_DIM, &mut seed).data);
-        store.upsert(&i.to_string(), vec![passage]);
+        // As a commit does: room first (an arena's growth past doubling's reach, see `reserve`).
+        let mut staged = StagedDocument::new(precision, dim);
+        staged.push(passage);
+        store.try_reserve(&[&staged])?;
+        store.upsert_staged(&i.to_string(), Default::default(), staged);
     }
-    store
+    Ok(store)
 }
 
 /// Runs `iterations` x 8 independent f32x4 multiply-adds; returns a value to keep (so the loop is

@@ -37,7 +37,7 @@ impl MaxSimBench {
         let precision: Precision = precision.parse()?;
         let query = synthetic_vectors(query_tokens, dim, &mut 99);
         Ok(MaxSimBench {
-            store: Rc::new(synthetic_store(docs, tokens, dim, precision, 7)),
+            store: Rc::new(synthetic_store(docs, tokens, dim, precision, 7)?),
             query: Rc::new(crate::score::QueryTokens::new(&query)),
             query_text: crate::score::bench::synthetic_text(5, &mut 99),
             query_sentence: synthetic_vectors(1, crate::score::bench::SENTENCE_DIM, &mut 98).data,
@@ -160,9 +160,9 @@ impl MaxSimBench {
 /// `dim` values each, int8) for the model `model_sha256`, so a stored index of any size can be made
 /// without encoding.
 #[wasm_bindgen(js_name = syntheticIndex)]
-pub fn synthetic_index(docs: usize, tokens: usize, dim: usize, model_sha256: &str) -> Vec<u8> {
-    crate::score::bench::synthetic_store(docs, tokens, dim, Precision::Int8, 3)
-        .to_bytes(model_sha256)
+pub fn synthetic_index(docs: usize, tokens: usize, dim: usize, model_sha256: &str) -> JsResult<Vec<u8>> {
+    Ok(crate::score::bench::synthetic_store(docs, tokens, dim, Precision::Int8, 3)?
+        .to_bytes(model_sha256))
 }
 
 /// One op's time per encode, for `profileEncoder`.

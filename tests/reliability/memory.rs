@@ -48,7 +48,7 @@ fn an_add_the_index_cannot_grow_for_is_an_out_of_memory_error_and_changes_nothin
     let precision = r.precision();
     let dim = r.encode_ids(&[1]).unwrap().dim;
     // A large index (read from a file: its arena is exactly full), made without encoding.
-    let big = colbert_wasm::score::bench::synthetic_store(400, 128, dim, precision, 5);
+    let big = colbert_wasm::score::bench::synthetic_store(400, 128, dim, precision, 5).unwrap();
     r.import_index(&big.to_bytes(r.model_sha256())).unwrap();
     let before = r.export_index();
     let arena_bytes = before.len() / 2;
