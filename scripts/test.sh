@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Every test: set up (idempotent), build the wasm package (the test profile: WASM_PROFILE=test, see
 # Cargo.toml), then native core tests, Node tests against the built package, and headless-Chromium
-# tests of the demo page. On a 2-core machine the work overlaps so no core waits: the relaxed-simd wasm
-# compiles beside the Node suite (one core), the native tests build and run beside the Chromium suite;
-# the tests that run the native indexer binary go last (it is built by the native suite). Each suite's failure is reported; any fails the run.
+# tests of the demo page. On a 2-core machine the work overlaps so no core waits: the native tests
+# compile from the start beside the wasm builds (their longest unit, tract-core, is one thread for
+# minutes) and run beside the Chromium suite; the relaxed-simd wasm compiles beside the Node suite; the
+# tests that run the native indexer binary go last, side by side. Each suite's failure is reported;
+# any fails the run.
 # TEST_PROFILE=release tests the release build (what `npm run build` ships) the same way.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +13,18 @@ started=$SECONDS
 phase() { printf '\033[1m[test]\033[0m %s (%d s so far)\n' "$*" $((SECONDS - started)); }
 bash scripts/setup.sh
 phase "set-up done"
+
+# The native suite: compiled now, run when the Chromium suite starts (a file says when).
+native_dir=$(mktemp -d)
+(
+  cargo test --profile native-test --no-run > "$native_dir/log" 2>&1 || true
+  while [[ ! -e "$native_dir/go" ]]; do sleep 1; done
+  # Set-up installed lavapipe, so a missing GPU adapter is a failure here, not a silent skip.
+  COLBERT_REQUIRE_GPU=1 cargo test --profile native-test >> "$native_dir/log" 2>&1
+) &
+native=$!
+trap 'kill $native 2>/dev/null || true' EXIT
+
 export WASM_PROFILE=${TEST_PROFILE:-test}
 # The simd128 package first (Node runs it), then the relaxed-simd build compiles beside the Node suite.
 WASM_RELAXED=0 bash scripts/build.sh
@@ -30,22 +44,19 @@ rm -f "$relaxed_log"
 bash scripts/build.sh
 phase "package with both wasm builds"
 
-native_log=$(mktemp)
-# Set-up installed lavapipe, so a missing GPU adapter is a failure here, not a silent skip.
-(COLBERT_REQUIRE_GPU=1 cargo test --profile native-test > "$native_log" 2>&1) &
-native=$!
-echo "== demo page and package in Chromium (the native core tests build and run beside it)"
+touch "$native_dir/go"
+echo "== demo page and package in Chromium (the native core tests run beside it)"
 browser_status=0
 node --test $(without_after_native tests/browser/*.test.mjs) || browser_status=$?
 phase "Chromium suite done"
 native_status=0
 wait $native || native_status=$?
 echo "== native core (cargo test), GPU kernel on Mesa lavapipe"
-grep -vE '^\s+(Compiling|Running|Doc-tests)|^running 0 tests|^test result: ok. 0 passed' "$native_log" || true
-rm -f "$native_log"
+grep -vE '^\s+(Compiling|Running|Doc-tests)|^running 0 tests|^test result: ok. 0 passed' "$native_dir/log" || true
+rm -rf "$native_dir"
 phase "native suite done"
-echo "== the native indexer's file in the wasm package, in Node and in Chromium"
-node --test $after_native || node_status=$?
+echo "== the native indexer's file and Qdrant upload, in Node and in Chromium"
+node --test --test-concurrency=3 $after_native || node_status=$?
 phase "all done"
 if ((node_status || native_status || browser_status)); then
   echo "failed: node=$node_status native=$native_status chromium=$browser_status" >&2

@@ -56,7 +56,8 @@ test("WebGPU MaxSim matches the CPU in every precision and survives a lost devic
   // measured faster (both branches with injected measurements: tests/retriever.rs); which one
   // SwiftShader loses to is the machine's business, so it is printed, not asserted.
   console.log(`# auto on SwiftShader measured ${JSON.stringify(measurement)}`);
-  assert.ok(measurement.gpuMs > 0 && measurement.cpuMs > 0, JSON.stringify(measurement));
+  // The CPU's time on a few notes can be below the page's timer resolution (0.1 ms): 0 is a reading.
+  assert.ok(measurement.gpuMs > 0 && measurement.cpuMs >= 0, JSON.stringify(measurement));
   const kept = measurement.gpuMs < measurement.cpuMs ? "webgpu" : "simd";
   assert.deepEqual(auto, { beforeMeasuring: "webgpu", measuring: "webgpu", after: kept, backendNow: kept });
   for (const run of runs) {

@@ -31,10 +31,14 @@ test("a worker engine warms itself up after load and answers calls between its r
     assert.equal(retriever.warmUp(), warming);
     let warmedUp = false;
     warming.then(() => (warmedUp = true), () => {});
+    // Sent as load resolves, the add is answered after the warm-up's run in progress, while the
+    // warm-up (three runs at least) still has runs to go. (The search after it is not asserted: on a
+    // loaded machine the warm-up can settle between the two.)
     await retriever.add([{ id: "a", text: "aspirin lowers inflammation" }]);
+    const warmedUpAtAdd = warmedUp;
     const hits = await retriever.search("aspirin", 1);
     assert.equal(hits[0].id, "a");
-    assert.equal(warmedUp, false, "the add and search waited for the whole warm-up");
+    assert.equal(warmedUpAtAdd, false, "the add waited for the whole warm-up");
     const { runs, firstMs, lastMs } = await warming;
     assert.ok(runs >= 3 && runs <= 24, `runs ${runs}`);
     assert.ok(firstMs > 0 && lastMs > 0);

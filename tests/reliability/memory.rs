@@ -51,7 +51,10 @@ fn an_add_the_index_cannot_grow_for_is_an_out_of_memory_error_and_changes_nothin
     let big = colbert_wasm::score::bench::synthetic_store(400, 128, dim, precision, 5).unwrap();
     r.import_index(&big.to_bytes(r.model_sha256())).unwrap();
     let before = r.export_index();
-    let arena_bytes = before.len() / 2;
+    // The int8 codes, the largest allocation: with allocations capped at their size the arena cannot
+    // grow at all (neither by doubling nor by the smaller steps `reserve` falls back to).
+    assert_eq!(precision.name(), "int8");
+    let arena_bytes = 400 * 128 * dim;
     let note = "a note that arrives when memory is short";
     let job = r
         .begin_add(&[NewDocument {
@@ -63,7 +66,7 @@ fn an_add_the_index_cannot_grow_for_is_an_out_of_memory_error_and_changes_nothin
     LIMIT.with(|l| l.set(arena_bytes));
     let refused = r.commit_add(job);
     LIMIT.with(|l| l.set(0));
-    let err = refused.expect_err("the arena cannot double past the limit");
+    let err = refused.expect_err("the arena cannot grow past the limit");
     assert_eq!(err.kind(), "OutOfMemoryError", "{err}");
     assert_eq!(
         r.export_index(),
@@ -72,4 +75,20 @@ fn an_add_the_index_cannot_grow_for_is_an_out_of_memory_error_and_changes_nothin
     );
     r.add_documents(&[("one-more", note)]).unwrap();
     assert_eq!(r.len(), 401, "with memory back, the same add works");
+}
+
+#[test]
+fn an_arena_that_cannot_double_still_grows_by_smaller_steps() {
+    // On wasm32 a doubling past isize::MAX (2 GiB) is refused outright; the store then grows by an
+    // eighth (`index::packed::reserve`). Here: allocations up to 1.5x the codes succeed, doubling not.
+    let mut r = tiny_retriever();
+    let dim = r.encode_ids(&[1]).unwrap().dim;
+    let big = colbert_wasm::score::bench::synthetic_store(400, 128, dim, r.precision(), 5).unwrap();
+    r.import_index(&big.to_bytes(r.model_sha256())).unwrap();
+    let codes = 400 * 128 * dim;
+    LIMIT.with(|l| l.set(codes * 3 / 2));
+    let grown = r.add_documents(&[("one-more", "a note that arrives when memory is short")]);
+    LIMIT.with(|l| l.set(0));
+    grown.expect("grown by an eighth, not doubled");
+    assert_eq!(r.len(), 401);
 }
