@@ -38,7 +38,10 @@ pub trait Transport {
     ) -> std::result::Result<(u16, Value), TransportError>;
 }
 
-/// How often and how patiently a request is tried again.
+/// The longest pause between two tries of a request.
+const MAX_WAIT: Duration = Duration::from_secs(30);
+
+/// How often and how patiently a request is tried again (waits double, up to [`MAX_WAIT`]).
 #[derive(Debug, Clone, Copy)]
 pub struct Retry {
     pub attempts: u32,
@@ -341,7 +344,7 @@ impl<T: Transport> Upload<'_, T> {
                 ));
             }
             (self.wait)(wait);
-            wait *= 2;
+            wait = (wait * 2).min(MAX_WAIT);
             attempt += 1;
         }
     }

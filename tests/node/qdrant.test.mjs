@@ -1,39 +1,16 @@
 // The hand-off to Qdrant: the native indexer (`colbert-wasm index --qdrant`) writes a collection
 // for its model and resumes, replaces, retries and refuses as a user expects, every request it sends
-// valid against Qdrant's published OpenAPI document (fake-qdrant.mjs: no server runs here); the
-// package's encodeQuery feeds Qdrant's query API as the README shows; and Qdrant's own engine (Qdrant
-// Edge, the server's shard code in-process) ranks the uploaded points as the package's MaxSim does.
-// Runs after the native suite, which builds the indexer.
+// valid against Qdrant's published OpenAPI document (fake-qdrant.mjs: no server runs here); and the
+// package's encodeQuery feeds Qdrant's query API as the README shows. (Qdrant's own ranking of the
+// points: qdrant-edge.test.mjs.) Runs after the native suite, which builds the indexer.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { QdrantClient } from "@qdrant/js-client-rest";
 import { Retriever } from "colbert-wasm";
-import { startFakeQdrant } from "./fake-qdrant.mjs";
-import { bundleDir, docText, readBundle, readJsonl, repoRoot, scifactDir } from "./helpers.mjs";
-
-const INDEXER = process.env.COLBERT_INDEXER ?? `${repoRoot}target/native-test/colbert-wasm`;
-const EDGE_PYTHON = process.env.QDRANT_EDGE_PYTHON ?? `${repoRoot}.cache/venv-qdrant/bin/python`;
-
-/** Runs the indexer (asynchronously: the fake server answers in this process). */
-async function index(vault, ...args) {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(INDEXER, ["index", vault, "--bundle", bundleDir, ...args]);
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
-
-function vaultOf(notes) {
-  const vault = mkdtempSync(join(tmpdir(), "colbert-qdrant-"));
-  for (const [name, text] of Object.entries(notes)) writeFileSync(join(vault, name), text);
-  return vault;
-}
+import { index, vaultOf, withQdrant } from "./qdrant-helpers.mjs";
+import { readBundle } from "./helpers.mjs";
 
 const LONG = Array.from({ length: 40 }, (_, i) => `Paragraph ${i} of the garden diary: the tomatoes, the beans and the weather on day ${i}.`).join("\n\n");
 const NOTES = {
@@ -41,17 +18,6 @@ const NOTES = {
   "bike.txt": "Replace the bicycle chain once it stretches past half a percent.",
   "garden.md": LONG,
 };
-
-async function withQdrant(run) {
-  assert.ok(existsSync(INDEXER), `no indexer at ${INDEXER} (cargo test --profile native-test builds it)`);
-  const qdrant = await startFakeQdrant();
-  try {
-    await run(qdrant);
-    assert.deepEqual(qdrant.violations, [], "every request valid against Qdrant's OpenAPI document");
-  } finally {
-    await qdrant.close();
-  }
-}
 
 const upserts = (qdrant) => qdrant.requests.filter((r) => r.method === "PUT" && r.path.endsWith("/points"));
 
@@ -136,10 +102,10 @@ test("a collection of another model, or not made by colbert-wasm, is refused bef
       const badName = await index(vault, "--qdrant", qdrant.url, "--collection", "../admin");
       assert.match(badName.stderr, /collection name '..\/admin'/);
       assert.equal(upserts(qdrant).length, 0);
-      qdrant.failNext("GET", /^\/collections\/notes$/, 503, 6);
-      const down = await index(vault, "--qdrant", qdrant.url, "--collection", "notes");
+      qdrant.failNext("GET", /^\/collections\/notes$/, 503, 3);
+      const down = await index(vault, "--qdrant", qdrant.url, "--collection", "notes", "--retries", "2");
       assert.equal(down.code, 1);
-      assert.match(down.stderr, /RemoteError: .*HTTP 503.*after 6 attempts; run again to resume/);
+      assert.match(down.stderr, /RemoteError: .*HTTP 503.*after 3 attempts; run again to resume/);
     });
   } finally {
     rmSync(vault, { recursive: true });
@@ -166,72 +132,3 @@ test("encodeQuery gives the query's token vectors in the shape Qdrant's query AP
     retriever.free();
   }
 });
-
-/** Qdrant Edge's answers (see edge_ranks.py): per query, [doc_id, score] best first. */
-async function edgeRanks(job) {
-  const dir = mkdtempSync(join(tmpdir(), "colbert-edge-"));
-  try {
-    writeFileSync(join(dir, "job.json"), JSON.stringify(job));
-    const script = `${repoRoot}tests/node/edge_ranks.py`;
-    const { stdout } = await promisify(execFile)(EDGE_PYTHON, [script, join(dir, "job.json")], { maxBuffer: 1 << 28 });
-    return JSON.parse(stdout);
-  } finally {
-    rmSync(dir, { recursive: true });
-  }
-}
-
-// A SciFact sample: the first documents of the corpus and queries (no selection, nothing tuned).
-const PARITY_DOCS = 160;
-const PARITY_QUERIES = 40;
-
-for (const [precision, tolerance] of [["f32", 1e-4], ["int8", 5e-3]]) {
-  test(`Qdrant Edge ranks the uploaded ${precision} points as the package's MaxSim does (top 10, SciFact sample)`, async () => {
-    assert.ok(existsSync(EDGE_PYTHON), `no Python with qdrant-edge-py at ${EDGE_PYTHON} (scripts/setup.sh makes it)`);
-    const docs = readJsonl(`${scifactDir}corpus.jsonl`).slice(0, PARITY_DOCS);
-    const queries = readJsonl(`${scifactDir}queries.jsonl`).slice(0, PARITY_QUERIES).map((q) => q.text);
-    const vault = vaultOf(Object.fromEntries(docs.map((d) => [`${d._id}.txt`, docText(d)])));
-    const retriever = await Retriever.fromBytes(readBundle(), { worker: false });
-    try {
-      await withQdrant(async (qdrant) => {
-        const out = join(vault, "index.cwix");
-        const run = await index(vault, "--precision", precision, "-o", out, "--qdrant", qdrant.url, "--collection", "scifact");
-        assert.equal(run.code, 0, run.stderr);
-        await retriever.importIndex(new Uint8Array(readFileSync(out)));
-        assert.equal(retriever.precision, precision);
-        const { config, points } = qdrant.collections.get("scifact");
-        const ours = [];
-        const queryVectors = [];
-        for (const q of queries) {
-          ours.push(await retriever.search(q, 10, { mode: "late" }));
-          queryVectors.push(await retriever.encodeQuery(q));
-        }
-        const edge = await edgeRanks({ collection: config, points: [...points.values()], queries: queryVectors });
-        let same = 0;
-        let worstGap = 0;
-        let worstScore = 0;
-        for (const [i, hits] of ours.entries()) {
-          const edgeScore = new Map(edge[i]);
-          const edgeTop = edge[i].slice(0, 10).map(([id]) => id);
-          const ourTop = hits.map((h) => h.id);
-          same += ourTop.filter((id, r) => edgeTop[r] === id).length;
-          const tenth = edge[i][9][1];
-          // Where the lists differ, the package's pick must score (in Qdrant) within `tolerance` of
-          // Qdrant's tenth: a near tie, not another ranking.
-          for (const hit of hits) {
-            const theirs = edgeScore.get(hit.id);
-            worstScore = Math.max(worstScore, Math.abs(theirs - hit.score) / Math.abs(theirs));
-            worstGap = Math.max(worstGap, (tenth - theirs) / Math.abs(tenth));
-          }
-        }
-        console.log(`# ${precision}: ${points.size} points, ${queries.length} queries: ${same}/${queries.length * 10} top-10 places identical; ` +
-          `worst shortfall below Qdrant's 10th ${worstGap.toExponential(2)}, worst score difference ${worstScore.toExponential(2)} (relative)`);
-        assert.ok(worstGap <= tolerance, `a package top-10 document scores ${worstGap} below Qdrant's tenth`);
-        assert.ok(worstScore <= tolerance, `scores differ by ${worstScore}`);
-        if (precision === "f32") assert.ok(same >= queries.length * 10 * 0.98, `${same} places identical`);
-      });
-    } finally {
-      retriever.free();
-      rmSync(vault, { recursive: true });
-    }
-  });
-}

@@ -127,9 +127,11 @@ export async function addInOrder(engine, _pool, chunks, documents, onProgress, s
 
 /**
  * Adds `chunks` with the pool: up to `pool.size` chunks are encoded at once (their unchanged
- * documents left out), and the keeping engine commits them in order, each whole. A failure or an abort
- * stops the add: chunks already committed stay, the others are not committed. `onProgress` reports the
- * passages encoded over every chunk started so far.
+ * documents left out), and the keeping engine commits them in order, each whole. The first chunk the
+ * keeping engine adds itself, while the pool's workers start (each instantiates the wasm and opens
+ * the model: a second or more), so the first add after load does not wait for them. A failure or an
+ * abort stops the add: chunks already committed stay, the others are not committed. `onProgress`
+ * reports the passages encoded over every chunk started so far.
  */
 export async function addInPool(engine, pool, chunks, documents, onProgress, signal) {
   const report = { encoded: 0, unchanged: 0 };
@@ -139,14 +141,15 @@ export async function addInPool(engine, pool, chunks, documents, onProgress, sig
     const sum = (key) => passages.reduce((n, p) => n + p[key], 0);
     onProgress?.(committed, documents, { done: sum("done"), total: sum("total") });
   };
+  const passagesOf = (i) => (done, total) => {
+    passages[i] = { done, total };
+    progress();
+  };
   const encode = async (chunk, i) => {
+    if (i === 0) return { local: true };
     const unchanged = await engine.call("unchangedOf", [chunk.docs]);
     const [changed, same] = [false, true].map((want) => chunk.docs.filter((_, j) => unchanged[j] === want));
-    const onPassages = (done, total) => {
-      passages[i] = { done, total };
-      progress();
-    };
-    const bytes = changed.length ? await pool.encode(changed, onPassages) : null;
+    const bytes = changed.length ? await pool.encode(changed, passagesOf(i)) : null;
     return { bytes, same, changed };
   };
   const started = [];
@@ -161,11 +164,13 @@ export async function addInPool(engine, pool, chunks, documents, onProgress, sig
     for (const [i, chunk] of chunks.entries()) {
       signal?.throwIfAborted();
       startUpTo(i + pool.size);
-      const { bytes, same, changed } = await started[i];
+      const { local, bytes, same, changed } = await started[i];
       signal?.throwIfAborted();
-      const done = bytes
-        ? await engine.call("commitEncoded", [bytes, same, changed])
-        : await engine.call("add", [same]); // metadata only
+      const done = local
+        ? await engine.call("add", [chunk.docs], passagesOf(i))
+        : bytes
+          ? await engine.call("commitEncoded", [bytes, same, changed])
+          : await engine.call("add", [same]); // metadata only
       report.encoded += done.encoded;
       report.unchanged += done.unchanged;
       committed = chunk.end;

@@ -6,7 +6,7 @@
 //! warning naming each file that is not UTF-8 (indexed with U+FFFD where it did not decode). A thin
 //! layer: the work is `Retriever::add_documents_parallel_with`.
 //!
-//! `--qdrant URL --collection NAME [--api-key KEY] [--batch N]` (with or instead of `-o`): the same
+//! `--qdrant URL --collection NAME [--api-key KEY] [--batch N] [--retries N]` (with or instead of `-o`): the same
 //! documents go to a Qdrant collection (`colbert_wasm::qdrant`): created for this model, or checked
 //! to be this model's; files it already holds unchanged are not encoded again. `QDRANT_API_KEY` in
 //! the environment stands for `--api-key`.
@@ -24,7 +24,7 @@ use colbert_wasm::qdrant;
 use colbert_wasm::retriever::NewDocument;
 use colbert_wasm::{Error, Retriever};
 
-const USAGE: &str = "usage: colbert-wasm index <folder> --bundle DIR [-o OUT.cwix] [--qdrant URL --collection NAME [--api-key KEY] [--batch N]] [--precision int8|f16|f32|binary] [--pool-factor N] [--threads N]
+const USAGE: &str = "usage: colbert-wasm index <folder> --bundle DIR [-o OUT.cwix] [--qdrant URL --collection NAME [--api-key KEY] [--batch N] [--retries N]] [--precision int8|f16|f32|binary] [--pool-factor N] [--threads N]
   (-o, --qdrant or both)";
 
 /// Where the Qdrant upload goes.
@@ -33,6 +33,8 @@ struct QdrantTarget {
     collection: String,
     api_key: Option<String>,
     batch: usize,
+    /// Tries again after a transient failure (429, 5xx, no connection) this many times.
+    retries: u32,
 }
 
 struct Args {
@@ -54,6 +56,7 @@ fn parse_args() -> Result<Args, String> {
     let (mut folder, mut bundle, mut out, mut precision, mut threads, mut pool_factor) =
         (None, None, None, None, None, None);
     let (mut url, mut collection, mut api_key, mut batch) = (None, None, None, 64);
+    let mut retries = qdrant::Retry::default().attempts - 1;
     while let Some(arg) = args.next() {
         let mut value = || {
             args.next()
@@ -71,6 +74,7 @@ fn parse_args() -> Result<Args, String> {
             "--collection" => collection = Some(value()?),
             "--api-key" => api_key = Some(value()?),
             "--batch" => batch = number(&arg, value()?)?.max(1),
+            "--retries" => retries = number(&arg, value()?)?.min(30) as u32,
             _ if folder.is_none() && !arg.starts_with('-') => folder = Some(PathBuf::from(arg)),
             _ => return Err(format!("unexpected argument '{arg}'\n{USAGE}")),
         }
@@ -82,6 +86,7 @@ fn parse_args() -> Result<Args, String> {
             collection,
             api_key: api_key.or_else(|| std::env::var("QDRANT_API_KEY").ok()),
             batch,
+            retries,
         }),
         (None, None) => None,
         _ => return Err(format!("--qdrant and --collection go together\n{USAGE}")),
@@ -226,7 +231,10 @@ impl<'a> QdrantUpload<'a> {
             transport: http,
             collection: &target.collection,
             batch: target.batch,
-            retry: qdrant::Retry::default(),
+            retry: qdrant::Retry {
+                attempts: target.retries + 1,
+                ..qdrant::Retry::default()
+            },
             wait: &|pause| {
                 eprintln!("Qdrant did not answer: trying again in {:.1} s", pause.as_secs_f64());
                 std::thread::sleep(pause)
