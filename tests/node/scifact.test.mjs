@@ -4,8 +4,8 @@ import assert from "node:assert/strict";
 import { Retriever } from "colbert-wasm";
 import { bundleDir, docText, readJsonl, readQrels, scifactDir } from "./helpers.mjs";
 
-const QUERIES = 20;
-const DOCS = 80;
+const QUERIES = 12;
+const DOCS = 40;
 
 test("judged SciFact documents rank at the top among distractors", async () => {
   const qrels = readQrels(`${scifactDir}qrels/test.tsv`);
