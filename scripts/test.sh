@@ -2,10 +2,9 @@
 # Every test: set up (idempotent), build the wasm package (the test profile: WASM_PROFILE=test, see
 # Cargo.toml), then native core tests, Node tests against the built package, and headless-Chromium
 # tests of the demo page. On a 2-core machine the work overlaps so no core waits: the relaxed-simd wasm
-# compiles beside the Node suite, the native tests build and run beside its end and the Chromium suite (tract-core
-# at opt-level 0 there: see Cargo.toml); the tests that run the native indexer binary go last, side by
-# side. (Compiling the native suite from the start instead, beside the wasm builds, measured 1052 s
-# against 953 s: the two builds only slowed each other.) Each suite's failure is reported;
+# compiles beside the Node suite; the native suite compiles from the start at the lowest priority (at
+# normal priority beside the wasm builds it measured 1052 s against 953 s: the builds slowed each other)
+# and runs beside the Chromium suite; the tests that run the native indexer binary go last, side by side. Each suite's failure is reported;
 # any fails the run.
 # TEST_PROFILE=release tests the release build (what `npm run build` ships) the same way.
 set -euo pipefail
@@ -14,6 +13,20 @@ started=$SECONDS
 phase() { printf '\033[1m[test]\033[0m %s (%d s so far)\n' "$*" $((SECONDS - started)); }
 bash scripts/setup.sh
 phase "set-up done"
+
+# The native suite compiles from the start at the lowest CPU priority, so it only takes what the wasm
+# builds leave idle (their longest units run on one core for minutes), and runs its tests beside the
+# Chromium suite once a file says so.
+native_log=$(mktemp)
+native_go=$(mktemp -u)
+(
+  nice -n 19 cargo test --profile native-test --no-run > "$native_log" 2>&1 || true
+  while [[ ! -e "$native_go" ]]; do sleep 1; done
+  # Set-up installed lavapipe, so a missing GPU adapter is a failure here, not a silent skip.
+  COLBERT_REQUIRE_GPU=1 cargo test --profile native-test >> "$native_log" 2>&1
+) &
+native=$!
+trap 'kill $native 2>/dev/null || true; rm -f "$native_go"' EXIT
 
 export WASM_PROFILE=${TEST_PROFILE:-test}
 # The simd128 package first (Node runs it), then the relaxed-simd build compiles beside the Node suite.
@@ -29,18 +42,13 @@ echo "== wasm package in Node (the relaxed-simd build compiles beside it)"
 node_status=0
 node --test $(without_after_native tests/node/*.test.mjs) || node_status=$?
 phase "Node suite done"
-# The native suite builds beside the relaxed build's last minutes (one long unit, one core) and the
-# Chromium suite, and runs its tests there.
-native_log=$(mktemp)
-# Set-up installed lavapipe, so a missing GPU adapter is a failure here, not a silent skip.
-(COLBERT_REQUIRE_GPU=1 cargo test --profile native-test > "$native_log" 2>&1) &
-native=$!
 wait $relaxed || { cat "$relaxed_log"; exit 1; }
 rm -f "$relaxed_log"
 bash scripts/build.sh
 phase "package with both wasm builds"
 
-echo "== demo page and package in Chromium (the native core tests build and run beside it)"
+touch "$native_go"
+echo "== demo page and package in Chromium (the native core tests run beside it)"
 browser_status=0
 node --test $(without_after_native tests/browser/*.test.mjs) || browser_status=$?
 phase "Chromium suite done"

@@ -138,12 +138,23 @@ fn run(retriever: &mut Retriever, call: &Call) {
     }
 }
 
+// 1000 random sequences in all (PROPTEST_CASES sets each half's count), in two halves on their own
+// retrievers so the test harness runs them on two cores.
 #[test]
 fn no_sequence_of_calls_panics() {
+    no_sequence_of_calls_panics_in(500);
+}
+
+#[test]
+fn no_sequence_of_calls_panics_second_half() {
+    no_sequence_of_calls_panics_in(500);
+}
+
+fn no_sequence_of_calls_panics_in(default_cases: u32) {
     let cases = std::env::var("PROPTEST_CASES")
         .ok()
         .and_then(|c| c.parse().ok())
-        .unwrap_or(1000);
+        .unwrap_or(default_cases);
     let config = ProptestConfig {
         cases,
         failure_persistence: None,
