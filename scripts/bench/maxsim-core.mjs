@@ -5,7 +5,8 @@ const TOKENS = 128;
 const DIM = 128;
 const QUERY = 32;
 
-function time(fn, minMs = 300) {
+/** Seconds per call of `fn`, after one warm-up call, over at least `minMs` of calls. */
+export function time(fn, minMs = 300) {
   fn(); // warm-up
   let runs = 0;
   const started = performance.now();

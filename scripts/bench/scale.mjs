@@ -6,6 +6,7 @@
 // given IndexedDB quota. Synthetic vectors and texts (scripts/bench/maxsim-core.mjs's MaxSimBench): the
 // model is not needed, and scoring cost does not depend on the values.
 import { readFileSync } from "node:fs";
+import { time } from "./maxsim-core.mjs";
 
 const DIM = 128;
 const QUERY_TOKENS = 32;
@@ -19,17 +20,6 @@ async function freshWasm() {
   const glue = await import(`../../www/pkg/colbert_wasm.js?instance=${++instances}`);
   const exports = glue.initSync({ module });
   return { glue, memory: exports.memory };
-}
-
-function msPerRun(fn, minMs = 400) {
-  fn();
-  let runs = 0;
-  const started = performance.now();
-  do {
-    fn();
-    runs++;
-  } while (performance.now() - started < minMs);
-  return (performance.now() - started) / runs;
 }
 
 /** The most memory this engine gives one wasm instance (grown 64 MiB at a time until refused). */
@@ -53,8 +43,8 @@ for (const tokens of [64, 256]) {
       const grown = memory.buffer.byteLength - before;
       const bytes = bench.indexBytes();
       const fileBytes = bytes.vectorBytes + bytes.fileWordBytes + bytes.sentenceBytes;
-      const lateMs = msPerRun(() => bench.rank("late", 10));
-      const hybridMs = msPerRun(() => bench.rank("hybrid", 10));
+      const lateMs = 1000 * time(() => bench.rank("late", 10), 400);
+      const hybridMs = 1000 * time(() => bench.rank("hybrid", 10), 400);
       bench.free();
       const heldBytes = bytes.vectorBytes + bytes.lexicalBytes + bytes.sentenceBytes;
       rows.push({ tokens, precision, docs, memoryPerDoc: grown / docs, heldPerDoc: heldBytes / docs, filePerDoc: fileBytes / docs, lateMs, hybridMs });
