@@ -9,13 +9,13 @@
 //! `metadata` and `content_hash`. The collection's `metadata.colbert_wasm` records the model's
 //! sha256, the precision and the dimension, so a collection of another model is refused.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
 use crate::error::{Error, Result};
-use crate::index::{Precision, StoredPassage};
+use crate::index::{Precision, StoredPassage, TokenStore};
 use crate::model::sha256_hex;
 use crate::Retriever;
 
@@ -108,28 +108,36 @@ pub fn point_id(doc_id: &str, passage: usize) -> String {
     format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
 }
 
-/// The points of one document: each passage's token vectors and its payload. `text` is the
-/// document's whole text when the caller has it (the passage's part of it goes into the payload).
-pub fn document_points(retriever: &Retriever, doc_id: &str, text: Option<&str>) -> Vec<Value> {
-    let store = retriever.store();
-    let info = store.doc_info(doc_id);
+/// One passage's point: its token vectors (decoded to floats) and its payload. `n` is the passage's
+/// number within its document; `text` the document's whole text when the caller has it (the
+/// passage's part of it goes into the payload).
+fn passage_point(store: &TokenStore, passage: &StoredPassage, n: usize, text: Option<&str>) -> Value {
     let dim = store.dim();
+    let vectors: Vec<Vec<f32>> = passage
+        .tokens
+        .clone()
+        .map(|t| store.tokens().decode(dim, t))
+        .collect();
+    let info = store.doc_info(&passage.doc_id);
+    json!({
+        "id": point_id(&passage.doc_id, n),
+        "vector": vectors,
+        "payload": payload(&passage.doc_id, n, passage, text, info),
+    })
+}
+
+/// The passages of the documents in `docs`, each with its number within its document, in one pass
+/// over the store.
+fn passages_of<'s>(store: &'s TokenStore, docs: &HashSet<String>) -> Vec<(usize, &'s StoredPassage)> {
+    let mut numbers: HashMap<&str, usize> = HashMap::new();
     store
         .passages()
         .iter()
-        .filter(|p| p.doc_id == doc_id)
-        .enumerate()
-        .map(|(n, passage)| {
-            let vectors: Vec<Vec<f32>> = passage
-                .tokens
-                .clone()
-                .map(|t| store.tokens().decode(dim, t))
-                .collect();
-            json!({
-                "id": point_id(doc_id, n),
-                "vector": vectors,
-                "payload": payload(doc_id, n, passage, text, info),
-            })
+        .filter(|p| docs.contains(&p.doc_id))
+        .map(|p| {
+            let n = numbers.entry(&p.doc_id).or_insert(0);
+            *n += 1;
+            (*n - 1, p)
         })
         .collect()
 }
@@ -209,8 +217,8 @@ impl<T: Transport> Upload<'_, T> {
             created: held.created,
             ..UploadReport::default()
         };
+        let mut uploading = HashSet::new();
         let store = retriever.store();
-        let mut pending = Vec::new();
         for doc_id in retriever.document_ids() {
             let hash = store.doc_info(&doc_id).map(|i| i.content_hash.clone());
             match held.hashes.get(&doc_id) {
@@ -223,23 +231,24 @@ impl<T: Transport> Upload<'_, T> {
                 None => {}
             }
             report.documents_uploaded += 1;
-            pending.extend(document_points(
-                retriever,
-                &doc_id,
-                texts.get(doc_id.as_str()).copied(),
-            ));
+            uploading.insert(doc_id);
         }
-        let total = pending.len();
-        for chunk in pending.chunks(self.batch.max(1)) {
+        // Points are made a batch at a time: a large index's decoded vectors never sit whole in memory.
+        let passages = passages_of(store, &uploading);
+        for chunk in passages.chunks(self.batch.max(1)) {
+            let points: Vec<Value> = chunk
+                .iter()
+                .map(|&(n, p)| passage_point(store, p, n, texts.get(p.doc_id.as_str()).copied()))
+                .collect();
             self.call(
                 "PUT",
                 &format!("/collections/{}/points?wait=true", self.collection),
-                Some(&json!({ "points": chunk })),
+                Some(&json!({ "points": points })),
             )?;
             report.points_uploaded += chunk.len();
             progress(UploadProgress {
                 done: report.points_uploaded,
-                total,
+                total: passages.len(),
             });
         }
         Ok(report)

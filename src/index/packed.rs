@@ -306,17 +306,17 @@ pub fn pack_signs(row: &[f32]) -> Vec<u32> {
         .collect()
 }
 
-/// The rows (each `width` long) inside `keep`, concatenated.
 /// Room for `additional` more values. Doubling first (amortised O(1) appends), but a doubling that
 /// would pass `isize::MAX` bytes is refused outright (capacity overflow): on wasm32 that stopped every
 /// arena at 1 GiB, a quarter of the address space. Past that, grow by an eighth, then by exactly
 /// what is asked, so an arena fills up to the 2 GiB one allocation can hold.
-pub fn reserve<T>(data: &mut Vec<T>, additional: usize) -> Result<(), std::collections::TryReserveError> {
+fn reserve<T>(data: &mut Vec<T>, additional: usize) -> Result<(), std::collections::TryReserveError> {
     data.try_reserve(additional)
         .or_else(|_| data.try_reserve_exact(additional.max(data.len() / 8)))
         .or_else(|_| data.try_reserve_exact(additional))
 }
 
+/// The rows (each `width` long) inside `keep`, concatenated.
 fn gather<T: Copy>(data: &[T], width: usize, keep: &[Range<usize>]) -> Vec<T> {
     keep.iter()
         .flat_map(|r| &data[r.start * width..r.end * width])
