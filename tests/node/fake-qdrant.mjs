@@ -4,7 +4,7 @@
 // method must exist, its query parameters must be declared, and its body must validate against the
 // operation's requestBody schema. What does not is recorded in `violations` and answered 422, as a
 // server that rejects it would. It does not score: Qdrant's own engine (Qdrant Edge) does that in
-// qdrant.test.mjs.
+// qdrant-edge.test.mjs.
 import { createServer } from "node:http";
 import { readFileSync } from "node:fs";
 import Ajv from "ajv";
