@@ -51,7 +51,10 @@ fn preferred(
     match (dt, query.n) {
         // int8 -> i32 matmul: SIMD kernel (the generic scalar is the tier below).
         (DatumType::I32, Some(1)) => None,
-        (DatumType::I32, _) => Some(wasm_i32_4x4.name.as_str()),
+        // The relaxed dot wants 4 k per lane (PackedI8K4, 4x4); plain SIMD's i16 dot does best on
+        // the wider 4x8 tile.
+        (DatumType::I32, _) if cfg!(target_feature = "relaxed-simd") => Some(wasm_i32_4x4.name.as_str()),
+        (DatumType::I32, _) => Some(wasm_i32_4x8.name.as_str()),
         // GEMV routes by M-band to the kernel whose MR fits. Bands derived from
         // benches/wasm.rs: at each edge, using the next-larger kernel beats halving outer
         // iterations of the smaller one (1 outer with ILP-absorbed padding > 2 outer with the
