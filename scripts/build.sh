@@ -9,8 +9,10 @@
 # Both come from the same source, so wasm-bindgen's JS glue must be byte-identical: checked here.
 # Incremental: each step is skipped when its output is newer than its input. `--compile-only`: only
 # the cargo builds.
-# WASM_PROFILE=small (npm run build:small): opt-level z + wasm-opt -Oz, about 35% smaller gzipped and
-# about 17% slower at encoding; the default favours speed (see README, Benchmarks).
+# Default: cargo profile wasm-release (tract-linalg at opt-level 3, the rest at "s") + wasm-opt -Oz:
+# ~2.7 MiB gzipped at opt-level 3's encode speed (Cargo.toml says what was measured).
+# WASM_PROFILE=small (npm run build:small): opt-level z + wasm-opt -Oz, ~2.3 MiB gzipped, query
+# encodes ~15% slower in Node (see README, Benchmarks).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [[ -f .cache/toolchain.env ]] || bash scripts/setup.sh --no-browser
@@ -20,7 +22,7 @@ say() { printf '\033[1m[build]\033[0m %s\n' "$*" >&2; }
 
 profile=${WASM_PROFILE:-release}
 case $profile in
-  release) wasm_opt_level=-O3 ;;
+  release) profile=wasm-release wasm_opt_level=-Oz ;;
   small) profile=wasm-small wasm_opt_level=-Oz ;;
   # The test command's build (scripts/test.sh): the same code at opt-level 3 without fat LTO and
   # without wasm-opt, whose passes change size, not results; minutes instead of a quarter of an hour.

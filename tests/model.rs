@@ -282,3 +282,24 @@ fn op_profile_times_every_node_by_op() {
     assert!(profile.windows(2).all(|w| w[0].seconds >= w[1].seconds));
     assert!(profile.iter().all(|t| t.seconds >= 0.0 && t.nodes > 0));
 }
+
+/// The bundled tract-onnx registers no signal-processing, classical-ML, random, detection or image
+/// operators (vendor/tract-onnx, patches/README.md): a graph that uses one is refused at load with a
+/// ModelError naming it, never a panic or a wrong answer.
+#[test]
+fn a_graph_with_an_operator_this_build_leaves_out_is_refused_naming_it() {
+    use prost::Message;
+    use tract_onnx::pb::ModelProto;
+    let b = read_bundle();
+    for left_out in ["DFT", "Resize", "RandomNormalLike", "NonMaxSuppression"] {
+        let mut graph = ModelProto::decode(b.model.as_slice()).unwrap();
+        let nodes = &mut graph.graph.as_mut().unwrap().node;
+        let softmax = nodes.iter_mut().find(|n| n.op_type == "Softmax").unwrap();
+        softmax.op_type = left_out.into();
+        let model = graph.encode_to_vec();
+        let manifest = manifest_for(&model, |_| {});
+        let err = Retriever::from_bytes(&manifest, model, b.tokenizer.clone()).err().unwrap();
+        assert!(matches!(err, Error::Model(_)), "{left_out}: {err}");
+        assert!(err.to_string().contains(left_out), "{left_out}: {err}");
+    }
+}

@@ -19,7 +19,6 @@ unsafe fn kernel_i32_4xn<const NR: usize>(
     add_mat_mul: impl Fn(usize, *const i8, *const i8, &mut [[i32; NR]; 4]),
 ) -> isize {
     use crate::ScaleShiftAndRound;
-    use std::arch::wasm32::*;
     unsafe {
         let mut ab = [[0i32; NR]; 4];
         loop {
