@@ -8,11 +8,10 @@ import { isNode } from "./engine.js";
 import { EncoderPool, addInOrder, addInPool, defaultEncoders } from "./pool.js";
 import { openStorage } from "./storage.js";
 import { yieldToEvents } from "./recovery.js";
-import { runUntilSettled, settled } from "./warmup.js";
+import { runUntilSettled } from "./warmup.js";
 import { checkEncoders, checkMaxDocumentLength, checkPoolFactor, checkString } from "./validate.js";
 
 const ADD_CHUNK = 8;
-const MAX_WARM_UP_RUNS = 24;
 /** Load option (tests): a `settled(times)` rule replacing warmup.js's, to hold the warm-up open. */
 const WARM_UP_SETTLED_FOR_TESTING = Symbol.for("colbert-wasm.warmUpSettledForTesting");
 
@@ -34,7 +33,7 @@ export class Retriever {
   #pool;
   /** The warm-up in progress or done (`warmUp`). */
   #warming;
-  /** When the warm-up's times count as settled (warmup.js; tests replace it to hold a warm-up open). */
+  /** When the warm-up's times count as settled: warmup.js's rule unless a test holds the warm-up open. */
   #warmUpSettled;
 
   static {
@@ -63,7 +62,7 @@ export class Retriever {
     this.#engine = engine;
     this.#maxDocumentLength = checkMaxDocumentLength(options.maxDocumentLength);
     this.#pool = pool;
-    this.#warmUpSettled = options[WARM_UP_SETTLED_FOR_TESTING] ?? settled;
+    this.#warmUpSettled = options[WARM_UP_SETTLED_FOR_TESTING];
   }
 
   static async load(location, options = {}) {
@@ -94,14 +93,11 @@ export class Retriever {
   }
 
   warmUp() {
-    this.#warming ??= runUntilSettled(
-      async () => {
-        await yieldToEvents();
-        return this.#engine.call("warmUp");
-      },
-      MAX_WARM_UP_RUNS,
-      this.#warmUpSettled,
-    );
+    const runOnce = async () => {
+      await yieldToEvents();
+      return this.#engine.call("warmUp");
+    };
+    this.#warming ??= runUntilSettled(runOnce, { isSettled: this.#warmUpSettled });
     return this.#warming;
   }
 

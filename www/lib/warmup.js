@@ -15,7 +15,7 @@ export function settled(times, window = 3, spread = 0.1) {
  * Calls `runOnce` (one throwaway encode; resolves to its time in ms) until its times settle
  * (`isSettled`, by default the rule above), at most `maxRuns` times. Resolves to `{ runs, firstMs, lastMs }`.
  */
-export async function runUntilSettled(runOnce, maxRuns = 24, isSettled = settled) {
+export async function runUntilSettled(runOnce, { maxRuns = 24, isSettled = settled } = {}) {
   const times = [];
   while (times.length < maxRuns && !isSettled(times)) times.push(await runOnce());
   return { runs: times.length, firstMs: times[0], lastMs: times.at(-1) };
