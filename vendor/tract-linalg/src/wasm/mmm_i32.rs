@@ -2,15 +2,15 @@
 use crate::Scaler;
 use crate::mmm::FusedKerSpec;
 
-// Wasm SIMD int8 -> i32 matmul kernel (4x4). Under +relaxed-simd the AddMatMul
-// K-loop uses i32x4.relaxed_dot_i8x16_i7x16_add with B sign-split so both dot
-// operands stay in the i7 range where the instruction is deterministic (see the
-// kernel body); without relaxed-simd it uses widening i8->i32 + i32x4 mul/add
-// (an extmul/SMLAL-style outer product). The quant epilogue + fuse ops reuse
-// the bit-exact scalar path (q_scale/q_shr/q_shl), which is O(MR*NR) and
-// negligible vs the O(MR*NR*K) inner loop. Both paths are bit-identical to
-// generic_i32_4x4; selected for i8 matmul because it is written for wasm and the generic
-// scalar kernel is not (WASM had no int8 matmul kernel before this one).
+// Wasm SIMD int8 -> i32 matmul kernels, 4x4 and 4x8. Under +relaxed-simd the 4x4 AddMatMul K-loop
+// uses i32x4.relaxed_dot_i8x16_i7x16_add with B sign-split so both dot operands stay in the i7 range
+// where the instruction is deterministic (see add_mat_mul_4x4); without relaxed-simd both tiles take
+// two k at a time through i32x4.dot_i16x8_s on i16-widened, k-interleaved operands, and wasm/mod.rs
+// prefers the 4x8 tile. The quant epilogue + fuse ops reuse the bit-exact scalar path
+// (q_scale/q_shr/q_shl), which is O(MR*NR) and negligible vs the O(MR*NR*K) inner loop. Every path
+// is bit-identical to the generic scalar kernels; selected for i8 matmul because they are written
+// for wasm and the generic scalar kernel is not (WASM had no int8 matmul kernel before these).
+
 /// The fused-op interpreter both tiles share: a 4 x NR i32 tile, the K-loop in `add_mat_mul`.
 #[inline(always)]
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
@@ -423,10 +423,11 @@ unsafe fn add_mat_mul_4x8(k: usize, a: *const i8, b: *const i8, ab: &mut [[i32; 
 unsafe fn kernel_i32_4x8(pnl: *const FusedKerSpec<i32>) -> isize {
     unsafe { kernel_i32_4xn::<8>(pnl, |k, a, b, ab| add_mat_mul_4x8(k, a, b, ab)) }
 }
+
 // i8i8 packing for wasm_i32_4x4. Under +relaxed-simd the kernel uses the
 // `i32x4_relaxed_dot_i8x16_i7x16_add` SDOT-analog, which wants 4 contiguous K per
-// mn-lane → PackedI8K4 (K=4-inner). Without relaxed-simd it uses the widening
-// outer-product, which wants K-major → standard PackedFormat. Both are picked at
+// mn-lane → PackedI8K4 (K=4-inner). Without relaxed-simd it takes k pairs from
+// K-major panels → standard PackedFormat. Both are picked at
 // compile time so the kernel's AddMatMul and the packer always agree.
 #[cfg(target_feature = "relaxed-simd")]
 fn wasm_i8_packing() -> impl crate::mmm::MMMInputFormat {
