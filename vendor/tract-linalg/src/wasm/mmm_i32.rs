@@ -6,7 +6,7 @@ use crate::mmm::FusedKerSpec;
 // uses i32x4.relaxed_dot_i8x16_i7x16_add with B sign-split so both dot operands stay in the i7 range
 // where the instruction is deterministic (see add_mat_mul_4x4); without relaxed-simd both tiles take
 // two k at a time through i32x4.dot_i16x8_s on i16-widened, k-interleaved operands, and wasm/mod.rs
-// prefers the 4x8 tile. The quant epilogue + fuse ops reuse the bit-exact scalar path
+// prefers the 4x8 tile, which only that build has. The quant epilogue + fuse ops reuse the bit-exact scalar path
 // (q_scale/q_shr/q_shl), which is O(MR*NR) and negligible vs the O(MR*NR*K) inner loop. Every path
 // is bit-identical to the generic scalar kernels; selected for i8 matmul because they are written
 // for wasm and the generic scalar kernel is not (WASM had no int8 matmul kernel before these).
@@ -372,7 +372,7 @@ unsafe fn kernel_i32_4x4(pnl: *const FusedKerSpec<i32>) -> isize {
 /// i16, then 8 dots (64 multiply-adds) into 8 accumulators. Against the 4x4 tile this halves the
 /// A loads and broadcasts per multiply-add (the 4x4 spent 18 instructions per 32).
 #[inline(always)]
-#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128", not(target_feature = "relaxed-simd")))]
 unsafe fn add_mat_mul_4x8(k: usize, a: *const i8, b: *const i8, ab: &mut [[i32; 8]; 4]) {
     use std::arch::wasm32::*;
     unsafe {
@@ -419,7 +419,7 @@ unsafe fn add_mat_mul_4x8(k: usize, a: *const i8, b: *const i8, ab: &mut [[i32; 
 }
 
 #[inline(never)]
-#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128", not(target_feature = "relaxed-simd")))]
 unsafe fn kernel_i32_4x8(pnl: *const FusedKerSpec<i32>) -> isize {
     unsafe { kernel_i32_4xn::<8>(pnl, |k, a, b, ab| add_mat_mul_4x8(k, a, b, ab)) }
 }
@@ -448,7 +448,9 @@ MMMRustKernel!(wasm32; kernel_i32_4x4 => wasm_i32_4x4<i32>(4,4)
     store(i8)
 );
 
-// The plain-SIMD build's int8 kernel (wasm/mod.rs prefers it there; the relaxed build keeps 4x4).
+// The plain-SIMD build's int8 kernel (wasm/mod.rs prefers it there). Not in the relaxed build: there
+// tract's kernel choice took the larger tile over the relaxed 4x4 (Chromium: int8 matmul 54 -> 105 ms).
+#[cfg(not(all(target_arch = "wasm32", target_feature = "relaxed-simd")))]
 MMMRustKernel!(wasm32; kernel_i32_4x8 => wasm_i32_4x8<i32>(4,8)
     packing[1] = i8i8 => |k| k.with_packing(i8::packing(4), i8::packing(8));
     store(i8)

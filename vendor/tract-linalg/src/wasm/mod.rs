@@ -53,7 +53,9 @@ fn preferred(
         (DatumType::I32, Some(1)) => None,
         // The relaxed dot wants 4 k per lane (PackedI8K4, 4x4); plain SIMD's i16 dot does best on
         // the wider 4x8 tile.
-        (DatumType::I32, _) if cfg!(target_feature = "relaxed-simd") => Some(wasm_i32_4x4.name.as_str()),
+        #[cfg(target_feature = "relaxed-simd")]
+        (DatumType::I32, _) => Some(wasm_i32_4x4.name.as_str()),
+        #[cfg(not(target_feature = "relaxed-simd"))]
         (DatumType::I32, _) => Some(wasm_i32_4x8.name.as_str()),
         // GEMV routes by M-band to the kernel whose MR fits. Bands derived from
         // benches/wasm.rs: at each edge, using the next-larger kernel beats halving outer
