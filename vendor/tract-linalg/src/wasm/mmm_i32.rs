@@ -5,8 +5,9 @@ use crate::mmm::FusedKerSpec;
 // Wasm SIMD int8 -> i32 matmul kernels, 4x4 and 4x8. Under +relaxed-simd the 4x4 AddMatMul K-loop
 // uses i32x4.relaxed_dot_i8x16_i7x16_add with B sign-split so both dot operands stay in the i7 range
 // where the instruction is deterministic (see add_mat_mul_4x4); without relaxed-simd both tiles take
-// two k at a time through i32x4.dot_i16x8_s on i16-widened, k-interleaved operands, and wasm/mod.rs
-// prefers the 4x8 tile, which only that build has. The quant epilogue + fuse ops reuse the bit-exact scalar path
+// two k at a time through i32x4.dot_i16x8_s: the 4x4 widening and interleaving i8 K-major panels in
+// its loop, the 4x8 on panels packed ready as i16 k pairs (PackedI16K2); wasm/mod.rs prefers the
+// 4x8 tile, which only that build has. The quant epilogue + fuse ops reuse the bit-exact scalar path
 // (q_scale/q_shr/q_shl), which is O(MR*NR) and negligible vs the O(MR*NR*K) inner loop. Every path
 // is bit-identical to the generic scalar kernels; selected for i8 matmul because they are written
 // for wasm and the generic scalar kernel is not (WASM had no int8 matmul kernel before these).
@@ -366,11 +367,12 @@ unsafe fn kernel_i32_4x4(pnl: *const FusedKerSpec<i32>) -> isize {
     unsafe { kernel_i32_4xn::<4>(pnl, |k, a, b, ab| add_mat_mul_4x4(k, a, b, ab)) }
 }
 
-/// i8 x i8 -> i32 for the 4x8 tile (the plain-SIMD build's kernel): K-major panels (A: 4 rows, B:
-/// 8 columns per k), two k at a time through `i32x4.dot_i16x8_s`. Per k pair: one 8-byte A load and
-/// one 16-byte B load, both byte-shuffled so each row's / column's two k sit side by side, widened to
-/// i16, then 8 dots (64 multiply-adds) into 8 accumulators. Against the 4x4 tile this halves the
-/// A loads and broadcasts per multiply-add (the 4x4 spent 18 instructions per 32).
+/// i8 x i8 -> i32 for the 4x8 tile (the plain-SIMD build's kernel), on `PackedI16K2` panels: the
+/// operands arrive widened to i16 with each row's / column's k pair side by side, so per k pair the
+/// loop is one 32-bit load-splat per row of A, two loads of B (columns 0..4, 4..8) and 8
+/// `i32x4.dot_i16x8_s` (64 multiply-adds) into 8 accumulators, with no shuffle or widening: those
+/// were 9 of the 27 instructions per k pair with i8 panels, all on x86's one shuffle port, which
+/// bound the loop. An odd k's last pair is zero-padded by the packer.
 #[inline(always)]
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128", not(target_feature = "relaxed-simd")))]
 unsafe fn add_mat_mul_4x8(k: usize, a: *const i8, b: *const i8, ab: &mut [[i32; 8]; 4]) {
@@ -381,34 +383,14 @@ unsafe fn add_mat_mul_4x8(k: usize, a: *const i8, b: *const i8, ab: &mut [[i32; 
             acc[m][0] = v128_load(row.as_ptr() as *const v128);
             acc[m][1] = v128_load(row.as_ptr().add(4) as *const v128);
         }
-        for ip in 0..k / 2 {
-            let a8 = v128_load64_zero(a.add(8 * ip) as *const u64);
-            let a_pairs = i8x16_shuffle::<0, 4, 1, 5, 2, 6, 3, 7, 8, 9, 10, 11, 12, 13, 14, 15>(a8, a8);
-            let a16 = i16x8_extend_low_i8x16(a_pairs); // row m's (k, k+1) in i32 lane m
-            let b_all = v128_load(b.add(16 * ip) as *const v128);
-            let b_pairs =
-                i8x16_shuffle::<0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15>(b_all, b_all);
-            let b_lo = i16x8_extend_low_i8x16(b_pairs); // columns 0..4
-            let b_hi = i16x8_extend_high_i8x16(b_pairs); // columns 4..8
-            let rows = [
-                i32x4_shuffle::<0, 0, 0, 0>(a16, a16),
-                i32x4_shuffle::<1, 1, 1, 1>(a16, a16),
-                i32x4_shuffle::<2, 2, 2, 2>(a16, a16),
-                i32x4_shuffle::<3, 3, 3, 3>(a16, a16),
-            ];
-            for (acc_m, a_m) in acc.iter_mut().zip(rows) {
+        for ip in 0..k.div_ceil(2) {
+            let (a_pair, b_pair) = (a.add(16 * ip), b.add(32 * ip));
+            let b_lo = v128_load(b_pair as *const v128);
+            let b_hi = v128_load(b_pair.add(16) as *const v128);
+            for (m, acc_m) in acc.iter_mut().enumerate() {
+                let a_m = v128_load32_splat(a_pair.add(4 * m) as *const u32);
                 acc_m[0] = i32x4_add(acc_m[0], i32x4_dot_i16x8(a_m, b_lo));
                 acc_m[1] = i32x4_add(acc_m[1], i32x4_dot_i16x8(a_m, b_hi));
-            }
-        }
-        if k % 2 == 1 {
-            let ik = k - 1;
-            let b8 = i16x8_extend_low_i8x16(v128_load64_zero(b.add(8 * ik) as *const u64));
-            let (b_lo, b_hi) = (i32x4_extend_low_i16x8(b8), i32x4_extend_high_i16x8(b8));
-            for (m, acc_m) in acc.iter_mut().enumerate() {
-                let a_m = i32x4_splat(*a.add(4 * ik + m) as i32);
-                acc_m[0] = i32x4_add(acc_m[0], i32x4_mul(a_m, b_lo));
-                acc_m[1] = i32x4_add(acc_m[1], i32x4_mul(a_m, b_hi));
             }
         }
         for (m, row) in ab.iter_mut().enumerate() {
@@ -452,6 +434,6 @@ MMMRustKernel!(wasm32; kernel_i32_4x4 => wasm_i32_4x4<i32>(4,4)
 // tract's kernel choice took the larger tile over the relaxed 4x4 (Chromium: int8 matmul 54 -> 105 ms).
 #[cfg(not(all(target_arch = "wasm32", target_feature = "relaxed-simd")))]
 MMMRustKernel!(wasm32; kernel_i32_4x8 => wasm_i32_4x8<i32>(4,8)
-    packing[1] = i8i8 => |k| k.with_packing(i8::packing(4), i8::packing(8));
+    packing[1] = i8i8 => |k| k.with_packing(crate::pack::PackedI16K2::new(4), crate::pack::PackedI16K2::new(8));
     store(i8)
 );
