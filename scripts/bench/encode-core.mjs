@@ -30,12 +30,18 @@ async function timed(fn) {
   return performance.now() - started;
 }
 
-async function timeRuns(reps, fn) {
-  await fn(); // warm-up: first runs allocate and plan
-  await fn();
-  const times = [];
-  for (let i = 0; i < reps; i++) times.push(await timed(fn));
-  return summarise(times);
+/** Times `reps` runs of each of `fns`, taking turns run by run, so a machine that speeds up or slows
+ *  down meanwhile (a shared 2-core VM does, by 10-20% within a minute) moves every side alike. */
+async function timeTurns(reps, ...fns) {
+  for (const fn of fns) {
+    await fn(); // warm-up: first runs allocate and plan
+    await fn();
+  }
+  const times = fns.map(() => []);
+  for (let i = 0; i < reps; i++) {
+    for (const [side, fn] of fns.entries()) times[side].push(await timed(fn));
+  }
+  return times.map(summarise);
 }
 
 /** A text of exactly `n` tokens under this tokenizer (plain words, one token each). */
@@ -101,16 +107,15 @@ export async function benchEncode({ Retriever, ort, bundleUrl, modelBytes, reps 
   const oursWarmUp = await retriever.warmUp();
   const ortWarmUp = await runUntilSettled(() => timed(() => session.run(ortFeeds(ort, query.ids))));
   // An empty index makes search() cost tokenising + encoding the query only.
-  const oursQuery = await timeRuns(reps, () => retriever.search(query.text, 1));
-  const ortQuery = await timeRuns(reps, () => session.run(ortFeeds(ort, query.ids)));
+  const [oursQuery, ortQuery] = await timeTurns(reps, () => retriever.search(query.text, 1), () => session.run(ortFeeds(ort, query.ids)));
   const docReps = Math.max(5, Math.floor(reps / 2));
   // A new id each run: re-adding an unchanged text is skipped (content hash), which times nothing.
   let added = 0;
-  const oursDoc = await timeRuns(docReps, async () => {
+  const addOne = async () => {
     const { encoded } = await retriever.add([{ id: `bench-${added++}`, text: doc.text }]);
     if (encoded !== 1) throw new Error("the benchmark document was not encoded");
-  });
-  const ortDoc = await timeRuns(docReps, () => session.run(ortFeeds(ort, doc.ids)));
+  };
+  const [oursDoc, ortDoc] = await timeTurns(docReps, addOne, () => session.run(ortFeeds(ort, doc.ids)));
   const build = retriever.wasmBuild;
   retriever.free();
   const profile = await profileOurs(bundleUrl, doc.ids);

@@ -343,3 +343,21 @@ mod fastenhancer_gate {
         assert_eq!(pick(64, 64, None), "wasm_f32_8x8");
     }
 }
+
+#[cfg(test)]
+mod int8_gate {
+    /// An int8 matmul runs the build's own tile: the 4x8 on i16 k pairs without relaxed SIMD, the
+    /// relaxed-dot 4x4 with it. A relaxed build that reached the 4x8 once halved Chromium's int8
+    /// matmul speed, and every result stayed the same, so only the pick shows it.
+    #[test]
+    fn int8_gemm_picks_the_builds_tile() {
+        let want =
+            if cfg!(target_feature = "relaxed-simd") { "wasm_i32_4x4" } else { "wasm_i32_4x8" };
+        for (m, k, n) in [(384, 384, 180), (1536, 384, 32), (384, 1536, 7), (8, 3, 2)] {
+            let mmm = crate::MmmDispatch::native()
+                .preferred_kernel(tract_data::prelude::DatumType::I32, Some(m), Some(k), Some(n))
+                .unwrap();
+            assert_eq!(mmm.name(), want, "m={m} k={k} n={n}");
+        }
+    }
+}
